@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
-from . import api
+from . import admin, api
 from .errors import ApiError, error_response
 from .metrics import Metrics
 from .observe import RequestMetrics
@@ -53,7 +53,11 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             await state.recorder.stop()
             await store.close()
 
-    routes: list[BaseRoute] = [*api.routes(), Route("/openapi.json", openapi_json)]
+    routes: list[BaseRoute] = [
+        *api.routes(),
+        *admin.routes(),
+        Route("/openapi.json", openapi_json),
+    ]
     if settings.demo:
         from . import demo
 

@@ -160,6 +160,14 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def last_seq(self) -> int:
+        """The highest ``seq`` stored (0 when empty): pins an export to what existed at its start."""
+
+    @abc.abstractmethod
+    async def row_before(self, site_id: str, seq: int) -> AuditRow | None:
+        """The row of ``site_id`` just before ``seq`` in its chain (highest lower ``seq``)."""
+
+    @abc.abstractmethod
     async def checkpoint_rows(self, site_id: str | None = None) -> list[AuditRow]:
         """Every ``checkpoint`` row (of ``site_id`` if given), oldest first: verify anchors."""
 

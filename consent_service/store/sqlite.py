@@ -7,6 +7,7 @@ never wait for writes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime
@@ -64,6 +65,9 @@ class SqliteStore(Store):
         self.path = sqlite_path(url)
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        # One writer connection: its transactions (appends, token and access-log writes,
+        # purges) must not interleave, so each holds this lock from BEGIN to COMMIT.
+        self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -138,16 +142,17 @@ class SqliteStore(Store):
     ) -> list[AuditRow]:
         if not events:
             return []
-        conn = self._w
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            rows = await self._append_in_transaction(events, texts)
-            await conn.commit()
-        except BaseException:
-            if conn.in_transaction:
-                await conn.rollback()
-            raise
-        return rows
+        async with self._write_lock:
+            conn = self._w
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = await self._append_in_transaction(events, texts)
+                await conn.commit()
+            except BaseException:
+                if conn.in_transaction:
+                    await conn.rollback()
+                raise
+            return rows
 
     async def _append_in_transaction(
         self, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot] = ()
@@ -242,17 +247,18 @@ class SqliteStore(Store):
     # -- the privacy officer's side ------------------------------------------------------
 
     async def _write(self, sql: str, args: Sequence[Any]) -> int:
-        conn = self._w
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            async with conn.execute(sql, args) as cur:
-                changed = cur.rowcount
-            await conn.commit()
-        except BaseException:
-            if conn.in_transaction:
-                await conn.rollback()
-            raise
-        return changed
+        async with self._write_lock:
+            conn = self._w
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                async with conn.execute(sql, args) as cur:
+                    changed = cur.rowcount
+                await conn.commit()
+            except BaseException:
+                if conn.in_transaction:
+                    await conn.rollback()
+                raise
+            return changed
 
     async def create_admin_token(self, token: AdminToken) -> None:
         await self._write(
@@ -378,6 +384,10 @@ class SqliteStore(Store):
         ]
 
     async def purge(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
+        async with self._write_lock:
+            return await self._purge(site_id, before, now)
+
+    async def _purge(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
         conn = self._w
         await conn.execute("BEGIN IMMEDIATE")
         try:
@@ -423,6 +433,20 @@ class SqliteStore(Store):
                 await conn.rollback()
             raise
         return PurgeResult(site_id, count, first_seq, last_seq, continued_from, checkpoint.seq)
+
+    async def last_seq(self) -> int:
+        async with self._r.execute("SELECT COALESCE(MAX(seq), 0) FROM consent_events") as cur:
+            raw = await cur.fetchone()
+        return int(raw[0]) if raw else 0
+
+    async def row_before(self, site_id: str, seq: int) -> AuditRow | None:
+        async with self._r.execute(
+            f"SELECT {_COLUMNS} FROM consent_events WHERE site_id = ? AND seq < ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (site_id, seq),
+        ) as cur:
+            raw = await cur.fetchone()
+        return None if raw is None else _row(raw)
 
     async def checkpoint_rows(self, site_id: str | None = None) -> list[AuditRow]:
         where, args = "action = ?", [CHECKPOINT]
