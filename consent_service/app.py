@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
-from . import admin, api
+from . import admin, api, retention
 from .errors import ApiError, error_response
 from .metrics import Metrics
 from .observe import RequestMetrics
@@ -45,11 +45,14 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        purger = None
         try:
             await store.migrate()
             state.recorder.start()
+            purger = retention.start_auto_purge(state)
             yield
         finally:
+            await retention.stop_auto_purge(purger)
             await state.recorder.stop()
             await store.close()
 

@@ -8,22 +8,23 @@ A purge deletes the oldest rows of one site (a prefix of its chain) and appends 
 Purging is the site owner's decision (Swedish authorities: consent logs may be
 official records under arkivlagen). It never happens by itself, unless a site sets
 ``retention_days`` **and** the operator starts the service with
-``CONSENT_AUTO_PURGE=true``; then :func:`auto_purge` runs once a day.
+``CONSENT_AUTO_PURGE=true`` (``Settings.auto_purge``); then :func:`auto_purge_loop`
+runs at start and once a day.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from . import accesslog
 from .sites import SiteRegistry
+from .state import AppState
 from .store import PurgeResult, Store
 
-AUTO_PURGE_ENV = "CONSENT_AUTO_PURGE"
 _log = logging.getLogger("consent_service.retention")
 
 
@@ -34,12 +35,6 @@ async def purge(store: Store, site_id: str, before: datetime, now: datetime) -> 
         store, None, site_id, "purge", {"before": before.isoformat(), **result.to_dict()}, now
     )
     return result
-
-
-def auto_purge_enabled(environ: Mapping[str, str] | None = None) -> bool:
-    """True only when the operator set ``CONSENT_AUTO_PURGE`` to true/1/yes."""
-    env = os.environ if environ is None else environ
-    return env.get(AUTO_PURGE_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 async def auto_purge(store: Store, sites: SiteRegistry, now: datetime) -> list[PurgeResult]:
@@ -68,3 +63,24 @@ async def auto_purge_loop(
         except Exception:  # a failed purge is retried tomorrow; the service keeps serving
             _log.exception("automatic purge failed")
         await asyncio.sleep(interval)
+
+
+def start_auto_purge(state: AppState) -> asyncio.Task[None] | None:
+    """Start :func:`auto_purge_loop` when ``CONSENT_AUTO_PURGE`` is on; else do nothing."""
+    if not state.settings.auto_purge:
+        return None
+    if not any(site.retention_days for site in state.sites):
+        _log.warning("CONSENT_AUTO_PURGE is on but no site sets retention_days")
+        return None
+    return asyncio.get_running_loop().create_task(
+        auto_purge_loop(state.store, state.sites, state.now), name="kakor-auto-purge"
+    )
+
+
+async def stop_auto_purge(task: asyncio.Task[None] | None) -> None:
+    """Cancel the loop started by :func:`start_auto_purge` (if any) and wait for it."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
