@@ -126,12 +126,15 @@ class VerifyResult:
 
 def format_time(moment: datetime) -> str:
     """UTC ISO 8601 with microseconds and a ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is C code; strftime/strptime were the top cost of a million-row export
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:
-    """Inverse of :func:`format_time`."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """Inverse of :func:`format_time` (exactly that shape: 27 characters ending in ``Z``)."""
+    if len(text) != 27 or text[10] != "T" or not text.endswith("Z"):
+        raise ValueError(f"not a UTC time as format_time writes it: {text!r}")
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def row_hash(seq: int, prev_hash: str, event: ConsentEvent | AuditRow) -> str:

@@ -29,12 +29,57 @@ class ExportError(ValueError):
     """A file does not parse as an export, or does not match its manifest."""
 
 
-def _cell(name: str, value: Any) -> str:
-    if name in ("choices", "detail"):
-        return "" if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if name == "gpc":
-        return "true" if value else "false"
-    return str(value)
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def csv_values(row: AuditRow) -> list[Any]:
+    """One row's CSV cells in :data:`ROW_FIELDS` order (JSON for ``choices``/``detail``)."""
+    return [
+        row.seq,
+        row.event_id,
+        row.site_id,
+        row.consent_id,
+        row.action,
+        _json(dict(row.choices)),
+        row.policy_version,
+        row.texts_hash,
+        row.language,
+        row.widget_version,
+        row.page,
+        row.ip,
+        row.browser,
+        "true" if row.gpc else "false",
+        format_time(row.created_at),
+        row.prev_hash,
+        row.hash,
+        "" if row.detail is None else _json(dict(row.detail)),
+    ]
+
+
+def json_line(row: AuditRow) -> str:
+    """One row as a JSON line: the fields of :meth:`AuditRow.to_dict`, in the same order."""
+    values = {
+        "seq": row.seq,
+        "event_id": row.event_id,
+        "site_id": row.site_id,
+        "consent_id": row.consent_id,
+        "action": row.action,
+        "choices": dict(row.choices),
+        "policy_version": row.policy_version,
+        "texts_hash": row.texts_hash,
+        "language": row.language,
+        "widget_version": row.widget_version,
+        "page": row.page,
+        "ip": row.ip,
+        "browser": row.browser,
+        "gpc": row.gpc,
+        "created_at": format_time(row.created_at),
+        "prev_hash": row.prev_hash,
+        "hash": row.hash,
+        "detail": None if row.detail is None else dict(row.detail),
+    }
+    return _json(values) + "\n"
 
 
 def csv_header() -> str:
@@ -44,11 +89,10 @@ def csv_header() -> str:
 
 def encode_row(row: AuditRow, fmt: str) -> str:
     """One row as a CSV record or a JSON line (with its line ending)."""
-    data = row.to_dict()
     if fmt == "jsonl":
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+        return json_line(row)
     out = io.StringIO()
-    csv.writer(out).writerow([_cell(name, data[name]) for name in ROW_FIELDS])
+    csv.writer(out).writerow(csv_values(row))
     return out.getvalue()
 
 
@@ -100,26 +144,29 @@ class Exporter:
 
     async def chunks(self, rows: AsyncIterator[AuditRow]) -> AsyncIterator[bytes]:
         """The file's bytes; rows past ``manifest.upto_seq`` are left out (the export is pinned)."""
-        fmt = self.manifest.format
-        parts: list[str] = [csv_header()] if fmt == "csv" else []
-        size = 0
+        csv_format = self.manifest.format == "csv"
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        if csv_format:
+            buffer.write(csv_header())
+        upto = self.manifest.upto_seq
         try:
             async for row in rows:
-                if row.seq > self.manifest.upto_seq:
+                if row.seq > upto:
                     break
-                line = encode_row(row, fmt)
-                parts.append(line)
-                size += len(line)
+                if csv_format:
+                    writer.writerow(csv_values(row))
+                else:
+                    buffer.write(json_line(row))
                 self._count(row)
-                if size >= self._chunk_bytes:
-                    yield self._emit(parts)
-                    parts, size = [], 0
+                if buffer.tell() >= self._chunk_bytes:
+                    yield self._emit(buffer)
         finally:
             aclose = getattr(rows, "aclose", None)
             if aclose is not None:
                 await aclose()
-        if parts:
-            yield self._emit(parts)
+        if buffer.tell():
+            yield self._emit(buffer)
         self.manifest.sha256 = self._sha.hexdigest()
 
     def _count(self, row: AuditRow) -> None:
@@ -130,8 +177,10 @@ class Exporter:
         m.last_seq = row.seq
         m.chain_head = row.hash
 
-    def _emit(self, parts: list[str]) -> bytes:
-        data = "".join(parts).encode("utf-8")
+    def _emit(self, buffer: io.StringIO) -> bytes:
+        data = buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
         self._sha.update(data)
         return data
 
