@@ -155,7 +155,7 @@ def run(rows: int, fmt: str, window: float, workdir: Path) -> dict[str, Any]:
         sampler.start()
         with httpx.stream(
             "GET", f"{base}/admin/v1/sites/demo/consents?format={fmt}", headers=headers,
-            timeout=None,
+            timeout=600,
         ) as answer:
             answer.raise_for_status()
             window_start, window_lines = started, 0
