@@ -115,14 +115,38 @@ def run(rows: int, fmt: str, window: float, workdir: Path) -> dict[str, Any]:
     url = f"sqlite:///{db}"
     env = {**os.environ, "CONSENT_SECRET_KEYS": KEY, "CONSENT_LOG_LEVEL": "warning"}
     token = subprocess.run(
-        [sys.executable, "-m", "consent_service", "token", "create", "--site", "demo",
-         "--database", url, "--config", str(DEMO_CONFIG)],
-        env=env, check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "consent_service",
+            "token",
+            "create",
+            "--site",
+            "demo",
+            "--database",
+            url,
+            "--config",
+            str(DEMO_CONFIG),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "consent_service", "serve", "--port", str(port),
-         "--database", url, "--config", str(DEMO_CONFIG)],
+        [
+            sys.executable,
+            "-m",
+            "consent_service",
+            "serve",
+            "--port",
+            str(port),
+            "--database",
+            url,
+            "--config",
+            str(DEMO_CONFIG),
+        ],
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
@@ -154,7 +178,9 @@ def run(rows: int, fmt: str, window: float, workdir: Path) -> dict[str, Any]:
         started = time.perf_counter()
         sampler.start()
         with httpx.stream(
-            "GET", f"{base}/admin/v1/sites/demo/consents?format={fmt}", headers=headers,
+            "GET",
+            f"{base}/admin/v1/sites/demo/consents?format={fmt}",
+            headers=headers,
             timeout=600,
         ) as answer:
             answer.raise_for_status()
@@ -193,7 +219,8 @@ def run(rows: int, fmt: str, window: float, workdir: Path) -> dict[str, Any]:
             "server_rss_kib_last": rss[-1] if rss else None,
             "server_rss_growth_kib_after_first_window": (
                 max(kib for t, kib in samples if t - started >= window) - rss[0]
-                if any(t - started >= window for t, _ in samples) else None
+                if any(t - started >= window for t, _ in samples)
+                else None
             ),
         }
     finally:

@@ -85,10 +85,10 @@ def _format(request: Request) -> str:
 async def me(request: Request) -> Response:
     """``GET /admin/v1/me``: the token's role and sites (the page signs in with this)."""
     st, who = await _principal(request)
-    sites = [
-        {"id": s, "name": st.sites.get(s).name if s in st.sites else s} for s in who.sites
-    ]
-    return JSONResponse({"token_id": who.token_id, "role": who.role, "sites": sites}, headers=_NO_STORE)
+    sites = [{"id": s, "name": st.sites.get(s).name if s in st.sites else s} for s in who.sites]
+    return JSONResponse(
+        {"token_id": who.token_id, "role": who.role, "sites": sites}, headers=_NO_STORE
+    )
 
 
 async def consent_proof(request: Request) -> Response:
@@ -96,9 +96,7 @@ async def consent_proof(request: Request) -> Response:
     site_id = request.path_params["site"]
     consent_id = request.path_params["consent_id"]
     st, who = await _principal(request, OFFICER, site_id)
-    await accesslog.record(
-        st.store, who, site_id, "lookup", {"consent_id": consent_id}, st.now()
-    )
+    await accesslog.record(st.store, who, site_id, "lookup", {"consent_id": consent_id}, st.now())
     rows = await st.store.consent_history(site_id, consent_id)
     if not rows:
         raise NotFound(f"no consent {consent_id!r} on site {site_id!r}", code="no_such_consent")

@@ -227,11 +227,7 @@ def _check(path: Path) -> int:
         return 2
     manifest = Manifest.from_dict(json.loads(side.read_text()))
     problems = check_file(path, manifest)
-    print(
-        json.dumps(
-            {"ok": not problems, "rows": manifest.rows, "problems": problems}, indent=2
-        )
-    )
+    print(json.dumps({"ok": not problems, "rows": manifest.rows, "problems": problems}, indent=2))
     return 0 if not problems else 1
 
 
@@ -251,8 +247,7 @@ def cmd_access_log(args: argparse.Namespace) -> int:
 
     async def work(store: Store) -> list[dict[str, Any]]:
         return [
-            e.to_dict()
-            async for e in store.iter_access_log(site_id=args.site, limit=args.limit)
+            e.to_dict() async for e in store.iter_access_log(site_id=args.site, limit=args.limit)
         ]
 
     for entry in _with_store(args, work):

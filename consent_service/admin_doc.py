@@ -111,7 +111,10 @@ OPENAPI: dict[str, Any] = {
         "get": {
             "summary": "The privacy officer's page (sign in with a token)",
             "responses": {
-                "200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+                "200": {
+                    "description": "HTML",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                }
             },
         }
     },
@@ -174,7 +177,12 @@ OPENAPI: dict[str, Any] = {
             "security": _BEARER,
             "parameters": [
                 SITE_PARAM,
-                {"name": "consent_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                {
+                    "name": "consent_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
             ],
             "responses": {
                 "200": json_response(

@@ -240,9 +240,7 @@ class ChainVerifier:
         return VerifyResult(self.rows_checked, False, seq, site_id, reason, dict(self._heads))
 
 
-def checkpoint_event(
-    site_id: str, detail: Mapping[str, Any], created_at: datetime
-) -> ConsentEvent:
+def checkpoint_event(site_id: str, detail: Mapping[str, Any], created_at: datetime) -> ConsentEvent:
     """The row a purge appends to ``site_id``'s chain, recording what it removed (C21).
 
     ``detail`` holds ``purged_rows``, ``first_seq``, ``last_seq``, ``before`` and

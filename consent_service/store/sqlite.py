@@ -344,9 +344,9 @@ class SqliteStore(Store):
         optional_categories: Sequence[str],
     ) -> list[DayCounts]:
         cats = list(dict.fromkeys([*categories, *optional_categories]))
-        any_optional = " + ".join(
-            "COALESCE(json_extract(choices, ?), 0)" for _ in optional_categories
-        ) or "0"
+        any_optional = (
+            " + ".join("COALESCE(json_extract(choices, ?), 0)" for _ in optional_categories) or "0"
+        )
         select = [
             "substr(created_at, 1, 10) AS day",
             f"SUM({_DECISION})",

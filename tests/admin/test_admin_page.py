@@ -66,8 +66,18 @@ def service(tmp_path: Path) -> Iterator[Service]:
     env = {**os.environ, "CONSENT_SECRET_KEYS": KEY, "CONSENT_RATE_LIMIT": "0"}
     env.pop("CONSENT_AUTO_PURGE", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "consent_service", "serve", "--port", str(port),
-         "--database", database_url, "--config", str(DEMO_CONFIG)],
+        [
+            sys.executable,
+            "-m",
+            "consent_service",
+            "serve",
+            "--port",
+            str(port),
+            "--database",
+            database_url,
+            "--config",
+            str(DEMO_CONFIG),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -141,9 +151,23 @@ def test_c23_admin_page_signs_in_charts_looks_up_and_exports(
             answers.append(http.post("/v1/sites/demo/consent", json={"action": action}).json())
     looked_up = answers[1]["consent_id"]
     token = subprocess.run(
-        [sys.executable, "-m", "consent_service", "token", "create", "--site", "demo",
-         "--database", service.database_url, "--config", str(DEMO_CONFIG)],
-        env=service.env, check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "consent_service",
+            "token",
+            "create",
+            "--site",
+            "demo",
+            "--database",
+            service.database_url,
+            "--config",
+            str(DEMO_CONFIG),
+        ],
+        env=service.env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
 
     with sync_playwright() as pw:

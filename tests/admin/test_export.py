@@ -28,9 +28,7 @@ def test_c23_export_parses_back_to_exactly_the_rows_stored(
 ) -> None:
     token = make_token("demo")
     seed()
-    answer = admin_client.get(
-        f"/admin/v1/sites/demo/consents?format={fmt}", headers=bearer(token)
-    )
+    answer = admin_client.get(f"/admin/v1/sites/demo/consents?format={fmt}", headers=bearer(token))
     assert answer.status_code == 200
     assert "attachment" in answer.headers["content-disposition"]
     text = answer.content.decode("utf-8")
@@ -81,7 +79,12 @@ def test_bad_export_queries_are_422(
     admin_client: TestClient, make_token: Callable[..., str]
 ) -> None:
     token = make_token("demo")
-    for query in ("format=xml", "since=yesterday", "since=2026-11-02&until=2026-11-01", "upto_seq=x"):
+    for query in (
+        "format=xml",
+        "since=yesterday",
+        "since=2026-11-02&until=2026-11-01",
+        "upto_seq=x",
+    ):
         answer = admin_client.get(f"/admin/v1/sites/demo/consents?{query}", headers=bearer(token))
         assert answer.status_code == 422, query
         assert answer.json()["error"]["code"] == "invalid_field"
@@ -94,10 +97,12 @@ def test_c23_every_export_is_in_the_access_log(
 ) -> None:
     token = make_token("demo")
     seed()
-    admin_client.get("/admin/v1/sites/demo/consents?format=csv&since=2020-01-01", headers=bearer(token))
-    entries = admin_client.get(
-        "/admin/v1/sites/demo/access-log", headers=bearer(token)
-    ).json()["entries"]
+    admin_client.get(
+        "/admin/v1/sites/demo/consents?format=csv&since=2020-01-01", headers=bearer(token)
+    )
+    entries = admin_client.get("/admin/v1/sites/demo/access-log", headers=bearer(token)).json()[
+        "entries"
+    ]
     [entry] = entries
     me = admin_client.get("/admin/v1/me", headers=bearer(token)).json()
     assert entry["action"] == "export"

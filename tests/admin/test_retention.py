@@ -20,7 +20,9 @@ from ..conftest import FakeClock
 from .conftest import DAY, bearer, consent, stored_rows, tamper
 
 
-def _verify_cli(database_url: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+def _verify_cli(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()
     code = main(["verify", "--database", database_url])
     return code, json.loads(capsys.readouterr().out)
@@ -122,7 +124,9 @@ def test_c21_purge_then_verify_still_passes_and_records_a_checkpoint(
     assert admin_client.get("/admin/v1/log/verify", headers=bearer(token)).json()["ok"] is True
     # the chain goes on after the checkpoint, and a second purge takes the first checkpoint too
     consent(admin_client, action="accept-all")
-    assert main(["purge", "--site", "demo", "--before", "2999-01-01", "--database", database_url]) == 0
+    assert (
+        main(["purge", "--site", "demo", "--before", "2999-01-01", "--database", database_url]) == 0
+    )
     assert json.loads(capsys.readouterr().out)["purged_rows"] == 4
     assert [r.action for r in stored_rows(database_url, "demo")] == [CHECKPOINT]
     assert _verify_cli(database_url, capsys)[1]["ok"] is True
@@ -156,7 +160,9 @@ def test_purging_nothing_appends_nothing(
     seed()
     count = len(stored_rows(database_url))
     capsys.readouterr()
-    assert main(["purge", "--site", "demo", "--before", "2000-01-01", "--database", database_url]) == 0
+    assert (
+        main(["purge", "--site", "demo", "--before", "2000-01-01", "--database", database_url]) == 0
+    )
     assert json.loads(capsys.readouterr().out)["purged_rows"] == 0
     assert len(stored_rows(database_url)) == count
 
@@ -169,7 +175,9 @@ def test_c21_purge_is_never_automatic_unless_the_operator_turns_it_on(
 ) -> None:
     config = tmp_path / "retention.toml"
     config.write_text(
-        DEMO_CONFIG.read_text().replace("rate_limit = 30\n", "rate_limit = 30\nretention_days = 30\n")
+        DEMO_CONFIG.read_text().replace(
+            "rate_limit = 30\n", "rate_limit = 30\nretention_days = 30\n"
+        )
     )
     assert Settings.from_env({}).auto_purge is False
     assert Settings.from_env({"CONSENT_AUTO_PURGE": "true"}).auto_purge is True
