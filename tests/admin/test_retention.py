@@ -190,3 +190,24 @@ def test_c21_purge_is_never_automatic_unless_the_operator_turns_it_on(
     while [r.action for r in stored_rows(database_url)] != [CHECKPOINT]:
         assert time.monotonic() < deadline, "the automatic purge did not run"
         time.sleep(0.05)
+
+
+def test_c21_an_export_after_a_purge_checks_out_with_its_checkpoint_row(
+    seed: Callable[[], list[dict[str, Any]]],
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    made = seed()
+    day2 = made[-1]["given_at"][:10]
+    assert main(["purge", "--site", "demo", "--before", day2, "--database", database_url]) == 0
+    out = tmp_path / "after-purge.jsonl"
+    assert main(["export", "--site", "demo", "--output", str(out), "--database", database_url]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["action"] for line in lines] == ["accept-all", "reject-all", CHECKPOINT]
+    assert lines[-1]["detail"]["purged_rows"] == 4
+    capsys.readouterr()
+    assert main(["export", "--check", str(out)]) == 0
+    # dropping a line from the file is found too
+    out.write_text("\n".join(out.read_text().splitlines()[::2]) + "\n")
+    assert main(["export", "--check", str(out)]) == 1
