@@ -36,3 +36,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
+
+## bench-export: a million audit rows through the HTTP export route (rows/s, server RSS)
+bench-export: $(STAMP)
+	$(BIN)/python benchmarks/export_bench.py --rows 1000000 --format csv
