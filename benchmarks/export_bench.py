@@ -108,6 +108,15 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def _max_per_window(samples: list[tuple[float, int]], started: float, window: float) -> list[int]:
+    """The highest RSS sample of each time window, in order."""
+    peaks: dict[int, int] = {}
+    for moment, kib in samples:
+        index = int((moment - started) // window)
+        peaks[index] = max(kib, peaks.get(index, 0))
+    return [peaks[i] for i in sorted(peaks)]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -228,8 +237,10 @@ def run(rows: int, fmt: str, window: float, workdir: Path) -> dict[str, Any]:
             "server_rss_kib_first_sample": rss[0] if rss else None,
             "server_rss_kib_max": max(rss) if rss else None,
             "server_rss_kib_last": rss[-1] if rss else None,
+            "server_rss_kib_max_per_window": _max_per_window(samples, started, window),
             "server_rss_growth_kib_after_first_window": (
-                max(kib for t, kib in samples if t - started >= window) - rss[0]
+                max(kib for t, kib in samples if t - started >= window)
+                - max(kib for t, kib in samples if t - started < window)
                 if any(t - started >= window for t, _ in samples)
                 else None
             ),
