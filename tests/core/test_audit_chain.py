@@ -156,3 +156,25 @@ async def test_a_failed_commit_is_reported_to_every_waiter(database_url: str) ->
     with pytest.raises(Exception, match="not recorded"):
         await recorder.record(event())
     await recorder.stop()
+
+
+async def test_two_processes_on_one_file_do_not_fork_the_chain(database_url: str) -> None:
+    """A second writer on the same SQLite file (another process, say) waits its turn."""
+    first, second = open_store(database_url), open_store(database_url)
+    for store in (first, second):
+        await store.open()
+        await store.migrate()
+    try:
+        await asyncio.gather(
+            *(
+                (first if n % 2 else second).append([event("demo", n), event("demo", n + 1000)])
+                for n in range(40)
+            )
+        )
+        stored = [r async for r in first.iter_rows()]
+    finally:
+        await first.close()
+        await second.close()
+    assert len(stored) == 80
+    verifier = ChainVerifier()
+    assert all(verifier.feed(r) for r in stored), verifier.result()

@@ -55,3 +55,16 @@ def test_c20_keyed_hash_mode_hides_the_address() -> None:
 )
 def test_c20_browser_is_a_coarse_family(agent: str, family: str) -> None:
     assert browser_family(agent) == family
+
+
+def test_c20_fast_ipv4_path_agrees_with_the_ipaddress_module() -> None:
+    import ipaddress
+    import random
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        address = ".".join(str(rng.randrange(256)) for _ in range(4))
+        expected = str(ipaddress.ip_network(f"{address}/24", strict=False))
+        assert minimise_ip(address) == expected
+    for odd in ("01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.-4", "１.2.3.4"):
+        assert minimise_ip(odd) == ""
