@@ -62,6 +62,7 @@ class SqliteStore(Store):
         self._reader: aiosqlite.Connection | None = None
         self._append_thread: ThreadPoolExecutor | None = None
         self._append_conn: sqlite3.Connection | None = None
+        self._append_lock = asyncio.Lock()
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -156,6 +157,12 @@ class SqliteStore(Store):
     ) -> list[AuditRow]:
         if not events:
             return []
+        async with self._append_lock:  # one transaction at a time on the append connection
+            return await self._append(events, texts)
+
+    async def _append(
+        self, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
+    ) -> list[AuditRow]:
         conn = self._append_conn
         if conn is None:
             raise StoreError("the store is not open")
