@@ -193,8 +193,7 @@ def _render_cookie(cookie: Cookie, language: str) -> str:
         f'<th scope="row"><code>{escape(cookie.name)}</code></th>',
         f"<td>{escape(cookie.provider)}</td>",
         f"<td>{escape(cookie.purpose[language])}</td>",
-        f'<td><time title="{escape(cookie.lifetime)}">'
-        f"{escape(lifetime_text(cookie.lifetime, language))}</time></td>",
+        f"<td>{escape(lifetime_text(cookie.lifetime, language))}</td>",
     ]
     return f"<tr>{''.join(cells)}</tr>"
 
