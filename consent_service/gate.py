@@ -41,6 +41,8 @@ BASE_POLICY: Mapping[str, Sequence[str]] = {
     "base-uri": ("'self'",),
 }
 
+#: A proxy asks with the visitor's method (Caddy's forward_auth always uses GET).
+CSP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _HEADERS = {"Cache-Control": "no-store", "Vary": "Cookie", "X-Content-Type-Options": "nosniff"}
 
 
@@ -137,18 +139,23 @@ async def gate(request: Request) -> Response:
 
 
 async def csp(request: Request) -> Response:
-    """``GET /v1/sites/{site}/csp``: 204 with the visitor's ``Content-Security-Policy``.
+    """``/v1/sites/{site}/csp``: 204 with the visitor's ``Content-Security-Policy``.
 
-    ``?widget_origin=https://consent.example.se`` adds the consent service's origin to
-    ``script-src`` and ``connect-src`` when the widget is served from another origin.
+    Any method is answered alike, since a proxy may forward the visitor's. A
+    ``Kakor-Widget-Origin: https://consent.example.se`` header, set by the proxy, adds the
+    consent service's origin to ``script-src`` and ``connect-src`` when the widget is
+    served from another origin than the site. It is a header, not a query parameter, so a
+    crafted link cannot widen a visitor's policy.
     """
     st = get_state(request)
     site = st.sites.get(request.path_params["site"])
-    widget_origin = request.query_params.get("widget_origin")
+    widget_origin = request.headers.get("kakor-widget-origin")
     if widget_origin is not None and not (
         ORIGIN.match(widget_origin) and widget_origin.startswith(("http://", "https://"))
     ):
-        raise InvalidField("widget_origin", "must be an origin like https://consent.example.se")
+        raise InvalidField(
+            "Kakor-Widget-Origin", "must be an origin like https://consent.example.se"
+        )
     policy = csp_for(site, visitor_choices(st, site, request), widget_origin=widget_origin)
     return Response(status_code=204, headers={**_HEADERS, "Content-Security-Policy": policy})
 
@@ -157,5 +164,5 @@ def routes() -> list[Route]:
     """The gate and CSP routes."""
     return [
         Route("/v1/sites/{site}/gate/{service}.js", gate, methods=["GET"]),
-        Route("/v1/sites/{site}/csp", csp, methods=["GET"]),
+        Route("/v1/sites/{site}/csp", csp, methods=list(CSP_METHODS)),
     ]

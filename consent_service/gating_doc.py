@@ -125,15 +125,17 @@ OPENAPI: dict[str, Any] = {
             "description": "For nginx auth_request and Caddy forward_auth: forward the visitor's "
             "Cookie header; copy the answer's Content-Security-Policy onto the page. "
             "script-src, frame-src, img-src and connect-src admit a service's origins only "
-            "once the verified cookie allows its category.",
+            "once the verified cookie allows its category. Every method is answered alike "
+            "(a proxy may forward the visitor's); only GET is listed here.",
             "parameters": [
                 SITE_PARAM,
                 {
-                    "name": "widget_origin",
-                    "in": "query",
+                    "name": "Kakor-Widget-Origin",
+                    "in": "header",
                     "required": False,
-                    "description": "The consent service's public origin, added to script-src "
-                    "and connect-src when the widget is served from another origin than the site",
+                    "description": "Set by the proxy: the consent service's public origin, added "
+                    "to script-src and connect-src when the widget is served from another origin "
+                    "than the site",
                     "schema": {"type": "string"},
                 },
             ],
@@ -146,7 +148,7 @@ OPENAPI: dict[str, Any] = {
                     },
                 },
                 "404": error_response("Unknown site"),
-                "422": error_response("widget_origin is not an origin"),
+                "422": error_response("Kakor-Widget-Origin is not an origin"),
             },
         }
     },

@@ -502,7 +502,7 @@ async def _phase(
             pattern = re.compile("^(" + "|".join(re.escape(x) for x in labels) + ")$")
             button = page.get_by_role("button", name=pattern).first
             try:
-                await button.wait_for(state="visible", timeout=min(timeout, 3) * 1000)
+                await button.wait_for(state="visible", timeout=min(timeout, 1.5) * 1000)
             except PlaywrightError:
                 recorder.observed.ran = False
                 recorder.observed.note = f'no visible "{labels[0]}" button: the banner did not show'

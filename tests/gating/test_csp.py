@@ -113,7 +113,7 @@ def test_withdrawal_closes_the_policy_again_c14(client: TestClient) -> None:
 
 
 def test_widget_origin_is_added_to_script_and_connect_only(client: TestClient) -> None:
-    header = _csp(client, params={"widget_origin": "https://consent.example.se"})
+    header = _csp(client, headers={"Kakor-Widget-Origin": "https://consent.example.se"})
     assert header == (
         "default-src 'self'; script-src 'self' https://consent.example.se; frame-src 'self'; "
         "img-src 'self' data:; connect-src 'self' https://consent.example.se; "
@@ -126,10 +126,26 @@ def test_widget_origin_is_added_to_script_and_connect_only(client: TestClient) -
     ["javascript:alert(1)", "https://x.se; script-src *", "https://x.se/path", "'unsafe-inline'"],
 )
 def test_a_bad_widget_origin_is_422_naming_the_field(client: TestClient, bad: str) -> None:
-    answer = client.get(CSP, params={"widget_origin": bad})
+    answer = client.get(CSP, headers={"Kakor-Widget-Origin": bad})
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "invalid_field"
-    assert answer.json()["error"]["message"].startswith("widget_origin:")
+    assert answer.json()["error"]["message"].startswith("Kakor-Widget-Origin:")
+
+
+def test_a_query_parameter_cannot_widen_the_policy(client: TestClient) -> None:
+    """A crafted link must not admit an attacker's origin into a visitor's policy."""
+    header = _csp(client, params={"widget_origin": "https://evil.example"})
+    assert "evil" not in header
+    assert header == NECESSARY_ONLY
+
+
+@pytest.mark.parametrize("method", ["HEAD", "POST", "PUT", "DELETE"])
+def test_any_method_gets_the_same_policy(client: TestClient, method: str) -> None:
+    """nginx's auth_request subrequest may carry the visitor's method."""
+    token = token_for(client, {"third-party": True})
+    answer = client.request(method, CSP, headers=cookie(token))
+    assert answer.status_code == 204
+    assert answer.headers["content-security-policy"] == policy(VIDEO)
 
 
 def test_unknown_site_is_404(client: TestClient) -> None:
