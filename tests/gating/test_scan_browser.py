@@ -7,15 +7,11 @@ origin, exactly like a third-party tracker.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +23,7 @@ from consent_service.cli import main
 from consent_service.sites import TEXT_KEYS
 
 from ..conftest import ON_CI
+from .servers import Processes, free_port, http_get
 
 CHROMIUM = os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium")
 
@@ -279,9 +276,7 @@ def test_errors_exit_2_with_a_message(
         == 2
     )
     assert "no Chromium at" in capsys.readouterr().err
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
+    closed = free_port()
     assert (
         main(["scan", f"http://127.0.0.1:{closed}/", "--chromium", CHROMIUM, "--timeout", "5"]) == 2
     )
@@ -300,58 +295,27 @@ def test_without_playwright_the_message_says_how_to_install(
     assert "pip install 'consent-service[scan]'" in capsys.readouterr().err
 
 
-def _status(port: int, path: str) -> int:
-    """The status of ``GET path`` on 127.0.0.1:``port``."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[Callable[[], str]]:
     """Factory: ``consent-service demo`` as a real subprocess on a free port; its base URL."""
-    procs: list[subprocess.Popen[bytes]] = []
+    procs = Processes(tmp_path)
 
     def start() -> str:
-        port = _free_port()
+        port = free_port()
         exe = shutil.which("consent-service", path=str(Path(sys.executable).parent))
         assert exe, "consent-service is not installed in this environment"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
-        proc = subprocess.Popen(
-            [exe, "demo", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'demo.db'}"],
-            cwd=tmp_path,
+        database = f"sqlite:///{tmp_path / 'demo.db'}"
+        procs.start(
+            [exe, "demo", "--port", str(port), "--database", database],
+            port,
+            probe="/healthz",
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
         )
-        procs.append(proc)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if _status(port, "/healthz") == 200:
-                    return base
-            except OSError:
-                assert proc.poll() is None, "the demo server exited"
-                time.sleep(0.1)
-        raise AssertionError("the demo server did not start")
+        return f"http://127.0.0.1:{port}"
 
     yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(timeout=10)
+    procs.stop()
 
 
 def test_the_demo_site_is_clean_c1_c2(
@@ -364,7 +328,7 @@ def test_the_demo_site_is_clean_c1_c2(
     """
     _need_browser()
     base = demo_server()
-    status = _status(int(base.rsplit(":", 1)[1]), "/v1/sites/demo/widget.js")
+    status, _, _ = http_get(int(base.rsplit(":", 1)[1]), "/v1/sites/demo/widget.js")
     if status == 404:
         pytest.skip("needs the widget: GET /v1/sites/demo/widget.js is 404 on this branch")
     assert status == 200
