@@ -261,13 +261,18 @@ class Report:
             if not o.ran:
                 lines.append(f"  {title}: not run ({o.note})")
                 continue
-            third = {r.origin for r in o.requests if r.origin != self.page_origin}
+            third = [r for r in o.requests if r.origin != self.page_origin]
+            origins = sorted({r.origin for r in third})
+            elsewhere = (
+                f"{len(third)} to {_count(len(origins), 'other origin')}{_names(origins)}"
+                if third
+                else "none to other origins"
+            )
+            cookies = _unique_cookies(o.cookies)
             lines.append(
-                f"  {title}: {_count(len(_unique_cookies(o.cookies)), 'cookie')}"
-                f"{_names(c.name for c in _unique_cookies(o.cookies))}, "
+                f"  {title}: {_count(len(cookies), 'cookie')}{_names(c.name for c in cookies)}, "
                 f"{_count(len(o.storage), 'storage write')}, "
-                f"{_count(len(o.requests), 'request')} to "
-                f"{_count(len(third), 'other origin')}{_names(sorted(third))}"
+                f"{_count(len(o.requests), 'request')}, {elsewhere}"
             )
         for note in self.notes:
             lines.append(f"  note: {note}")
