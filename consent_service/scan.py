@@ -507,7 +507,7 @@ async def _phase(
             pattern = re.compile("^(" + "|".join(re.escape(x) for x in labels) + ")$")
             button = page.get_by_role("button", name=pattern).first
             try:
-                await button.wait_for(state="visible", timeout=min(timeout, 1.5) * 1000)
+                await button.wait_for(state="visible", timeout=min(timeout, 2.5) * 1000)
             except PlaywrightError:
                 recorder.observed.ran = False
                 recorder.observed.note = f'no visible "{labels[0]}" button: the banner did not show'
@@ -590,10 +590,17 @@ async def run_scan(
         except PlaywrightError as exc:
             raise ScanError(f"could not start Chromium: {str(exc).splitlines()[0]}") from None
         try:
-            before, recorder = await _phase(browser, url, "before", (), timeout)
             notes: list[str] = []
-            service_origin = _origin(recorder.widget[0]) if recorder.widget else None
-            if declared is None:
+            if declared is not None:
+                # The declaration is known: the three phases are independent, run them at once.
+                (before, recorder), reject, accept = await asyncio.gather(
+                    _phase(browser, url, "before", (), timeout),
+                    _phase(browser, url, "reject", declared.reject_labels, timeout),
+                    _phase(browser, url, "accept", declared.accept_labels, timeout),
+                )
+            else:
+                # The declaration comes from the widget the page loads: look first.
+                before, recorder = await _phase(browser, url, "before", (), timeout)
                 if recorder.widget:
                     base, widget_site = recorder.widget
                     declared = await _remote_declared(browser, base, site or widget_site, timeout)
@@ -603,12 +610,13 @@ async def run_scan(
                         "no kakor widget on the page and no --config: nothing is declared, so "
                         "every cookie and every other origin counts"
                     )
+                reject, accept = await asyncio.gather(
+                    _phase(browser, url, "reject", declared.reject_labels, timeout),
+                    _phase(browser, url, "accept", declared.accept_labels, timeout),
+                )
+            service_origin = _origin(recorder.widget[0]) if recorder.widget else None
             if recorder.widget is None and declared.site is not None:
                 notes.append(f"the page does not load a kakor widget for site {declared.site!r}")
-            reject, accept = await asyncio.gather(
-                _phase(browser, url, "reject", declared.reject_labels, timeout),
-                _phase(browser, url, "accept", declared.accept_labels, timeout),
-            )
         finally:
             await browser.close()
     observations = [before, reject[0], accept[0]]
