@@ -165,6 +165,11 @@ def test_the_snippet_puts_the_visitors_policy_on_every_page(
     port = stack(proxy)
     # No choice yet: necessary-only, and the website's permissive policy is gone (C1).
     assert _page_csp(port) == [NECESSARY_ONLY]
+    # A visitor cannot widen their policy with the proxy's own header.
+    status, answer, _ = http_get(
+        port, "/nyheter", headers={"Kakor-Widget-Origin": "https://evil.example"}
+    )
+    assert answer.get_all("Content-Security-Policy") == [NECESSARY_ONLY]
     # A forged cookie is no consent (C22).
     assert _page_csp(port, "eyJpIjoieCJ9.AAAA.forged") == [NECESSARY_ONLY]
     accepted = _consent(port, "accept-all")
