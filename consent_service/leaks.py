@@ -216,10 +216,16 @@ def analyse(
     page_origin: str,
     service_origin: str | None,
     observations: Iterable[Observation],
+    *,
+    first_party: Iterable[str] = (),
 ) -> list[Finding]:
-    """The leaks in ``observations`` given what the site declares (pure; see module docs)."""
+    """The leaks in ``observations`` given what the site declares (pure; see module docs).
+
+    ``first_party`` lists more origins that count as the page's own, such as the one
+    a scanned URL redirected from.
+    """
     findings: list[Finding] = []
-    allowed_origins = {page_origin, *([service_origin] if service_origin else [])}
+    allowed_origins = {page_origin, *first_party, *([service_origin] if service_origin else [])}
     for o in observations:
         if not o.ran:
             continue

@@ -207,6 +207,7 @@ async def _phase(
             await page.goto(url, wait_until="load", timeout=timeout * 1000)
         except PlaywrightError as exc:
             raise ScanError(f"could not load {url}: {str(exc).splitlines()[0]}") from None
+        recorder.page_origin = origin_of(page.url) or page_origin
         await recorder.settle(timeout)
         if phase != "before":
             if not labels:
@@ -290,7 +291,7 @@ async def run_scan(
             f"no Chromium at {chromium}; install Debian's chromium or pass --chromium PATH "
             "(or set CONSENT_CHROMIUM)"
         )
-    page_origin = origin_of(url) or url
+    start_origin = origin_of(url) or url
     async with async_playwright() as pw:
         try:
             browser = await pw.chromium.launch(
@@ -324,6 +325,9 @@ async def run_scan(
                     _phase(browser, url, "accept", declared.accept_labels, timeout),
                 )
             service_origin = origin_of(recorder.widget[0]) if recorder.widget else None
+            page_origin = recorder.page_origin
+            if page_origin != start_origin:
+                notes.append(f"{url} redirected to {page_origin}; both count as the page's origin")
             if recorder.widget is None and declared.site is not None:
                 notes.append(f"the page does not load a kakor widget for site {declared.site!r}")
         finally:
@@ -340,7 +344,9 @@ async def run_scan(
         service_origin=service_origin,
         labels=labels,
         observations=observations,
-        findings=analyse(declared, page_origin, service_origin, observations),
+        findings=analyse(
+            declared, page_origin, service_origin, observations, first_party=[start_origin]
+        ),
         notes=notes,
     )
 

@@ -171,3 +171,11 @@ def test_nothing_declared_means_everything_counts() -> None:
 )
 def test_document_cookie_writes(write: str, name: str | None) -> None:
     assert parse_cookie_write(write) == name
+
+
+def test_a_redirect_origin_is_first_party() -> None:
+    seen = [observe("before", origins=("http://www.example.se",))]
+    assert kinds(analyse(demo(), PAGE, None, seen)) == [
+        ("before", "request", "requests to http://www.example.se")
+    ]
+    assert analyse(demo(), PAGE, None, seen, first_party=["http://www.example.se"]) == []

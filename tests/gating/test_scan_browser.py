@@ -97,6 +97,13 @@ PAGES = {
 
 class _Pages(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        if self.path == "/moved":
+            port = self.server.server_address[1]
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{port}/clean.html")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         page = PAGES.get(self.path.split("?")[0])
         if page is None:
             self.send_error(404)
@@ -224,6 +231,17 @@ def test_a_clean_page_is_clean(
     assert code == 0, report["findings"]
     assert report["clean"] is True
     assert report["phases"]["before"]["cookies"] == []
+
+
+def test_a_redirect_to_another_origin_counts_both_as_the_page(
+    pages: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _need_browser()
+    config = site_config(tmp_path, pages)
+    code, report = scan(capsys, f"http://localhost:{pages}/moved", "--config", str(config))
+    assert code == 0, report["findings"]
+    assert report["page_origin"] == f"http://127.0.0.1:{pages}"
+    assert any("redirected to" in note for note in report["notes"])
 
 
 def test_a_gating_banner_is_clean_and_accept_really_loads_the_tracker_c11(
