@@ -173,3 +173,9 @@ OPENAPI: dict[str, Any] = {
         }
     },
 }
+
+# The CSP route answers every method alike (a proxy forwards the visitor's), so each
+# method is documented with the GET item.
+_CSP_ITEM = OPENAPI["/v1/sites/{site}/csp"]
+for _method in ("head", "post", "put", "patch", "delete", "options"):
+    _CSP_ITEM.setdefault(_method, _CSP_ITEM["get"])
