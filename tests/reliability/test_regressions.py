@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from consent_service.settings import Secret
+from consent_service.tokens import TokenSigner
+
+from ..conftest import KEY, FakeClock
 from .conftest import sqlite_rows
 
 
@@ -21,3 +25,26 @@ def test_page_with_bad_port_or_ipv6_is_422_not_500(
     assert answer.json()["error"]["code"] == "invalid_field"
     assert answer.json()["error"]["message"].startswith("page:")
     assert sqlite_rows(database_url) == 0
+
+
+def test_cookie_from_a_replica_slightly_ahead_keeps_its_consent(
+    client: TestClient, clock: FakeClock
+) -> None:
+    """C22/C15: replicas drift; a cookie stamped 2 s ahead is still this visitor's consent.
+
+    itsdangerous refuses any negative age, so a consent given on a replica whose clock
+    ran ahead was "no consent" on the others, and the next write got a new consent ID.
+    """
+    ahead = TokenSigner((Secret(KEY),), clock=FakeClock(clock() + 2))
+    token = ahead.sign("demo", "replica-a-consent", "2026-11-01", 1)
+    read = client.get("/v1/sites/demo/consent", headers={"Kakor-Token": token})
+    assert read.status_code == 200
+    assert read.json()["consent_id"] == "replica-a-consent"
+    update = client.post(
+        "/v1/sites/demo/consent", json={"action": "reject-all"}, headers={"Kakor-Token": token}
+    )
+    assert update.json()["consent_id"] == "replica-a-consent"
+    far = TokenSigner((Secret(KEY),), clock=FakeClock(clock() + 3600)).sign(
+        "demo", "x", "2026-11-01", 1
+    )
+    assert client.get("/v1/sites/demo/consent", headers={"Kakor-Token": far}).status_code == 404
