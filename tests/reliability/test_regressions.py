@@ -6,9 +6,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from consent_service.settings import Secret
+from consent_service.sites import ConfigError, parse_sites
 from consent_service.tokens import TokenSigner
 
 from ..conftest import KEY, FakeClock
+from ..properties.strategies import site_document
 from .conftest import sqlite_rows
 
 
@@ -48,3 +50,21 @@ def test_cookie_from_a_replica_slightly_ahead_keeps_its_consent(
         "demo", "x", "2026-11-01", 1
     )
     assert client.get("/v1/sites/demo/consent", headers={"Kakor-Token": far}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("services", 5), ("cookies", 3), ("google_consent_mode", {"ad_storage": ["statistics"]})],
+)
+def test_config_with_wrong_shapes_is_a_config_error(where: str, value: object) -> None:
+    """A non-list ``services``/``cookies`` or a list as a consent-mode category is named, not a TypeError."""
+    document = site_document(["statistics"])
+    site = document["sites"]["s"]
+    if where == "services":
+        site["categories"][1]["services"] = value
+    elif where == "cookies":
+        site["categories"][1]["services"][0]["cookies"] = value
+    else:
+        site["google_consent_mode"] = value
+    with pytest.raises(ConfigError, match=where):
+        parse_sites(document)
