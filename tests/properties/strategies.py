@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from consent_service.sites import TEXT_KEYS, Site, parse_sites
@@ -98,3 +100,10 @@ def sites(draw: st.DrawFn) -> Site:
     """A valid site with 0–6 optional categories."""
     optional = draw(st.lists(category_ids, max_size=6, unique=True))
     return parse_sites(site_document(optional)).get("s")
+
+
+#: Settings of every property test: no per-example deadline (CI machines are shared),
+#: ``PROPERTY_EXAMPLES`` examples each (``make fuzz`` raises it).
+PROPERTY = settings(
+    deadline=None, max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "60")), database=None
+)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from consent_service.sites import ConfigError, SiteRegistry, parse_sites
 
-from .strategies import category_ids, config_keys, site_document, toml_values
+from .strategies import PROPERTY, category_ids, config_keys, site_document, toml_values
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -32,13 +32,14 @@ def _parse(document: Any) -> SiteRegistry | None:
         return None
 
 
+@PROPERTY
 @given(document=st.dictionaries(st.text(max_size=10), toml_values, max_size=4))
 def test_arbitrary_documents_raise_only_config_error(document: dict[str, Any]) -> None:
     """Any document: a registry or ConfigError, never TypeError, KeyError or the like."""
     _parse(document)
 
 
-@settings(max_examples=200)
+@settings(PROPERTY, max_examples=PROPERTY.max_examples * 3)
 @given(
     optional=st.lists(category_ids, min_size=1, max_size=3, unique=True),
     data=st.data(),
@@ -71,6 +72,7 @@ def test_mutated_valid_documents_raise_only_config_error(
     _parse(mutated)
 
 
+@PROPERTY
 @given(optional=st.lists(category_ids, max_size=6, unique=True))
 def test_valid_documents_load(optional: list[str]) -> None:
     """The generator itself is sound: an unmutated document loads with its categories."""

@@ -12,6 +12,7 @@ from consent_service.settings import Secret
 from consent_service.tokens import TokenSigner
 
 from ..conftest import FakeClock
+from .strategies import PROPERTY
 
 KEYS = (Secret("new-key-0123456789abcdef"), Secret("old-key-0123456789abcdef"))
 DAY = 86400
@@ -29,6 +30,7 @@ def _signer(now: float = 1_795_000_000.0) -> tuple[TokenSigner, FakeClock]:
     return TokenSigner(KEYS, clock=clock), clock
 
 
+@PROPERTY
 @given(site=site_ids, cid=consent_ids, version=versions, mask=masks)
 def test_round_trip(site: str, cid: str, version: str, mask: int) -> None:
     """What is signed is what verifies: id, version, mask and the signing time."""
@@ -45,6 +47,7 @@ def test_round_trip(site: str, cid: str, version: str, mask: int) -> None:
     assert len(token) < 200
 
 
+@PROPERTY
 @given(site=site_ids, cid=consent_ids, version=versions, mask=masks, data=st.data())
 def test_every_single_character_mutation_is_rejected(
     site: str, cid: str, version: str, mask: int, data: Any
@@ -64,6 +67,7 @@ def test_every_single_character_mutation_is_rejected(
     assert got is None or got == original
 
 
+@PROPERTY
 @given(site=site_ids, cid=consent_ids, version=versions, mask=masks, data=st.data())
 def test_every_truncation_and_extension_is_rejected(
     site: str, cid: str, version: str, mask: int, data: Any
@@ -78,6 +82,7 @@ def test_every_truncation_and_extension_is_rejected(
     assert signer.verify(site, token + junk, YEAR) is None or junk.startswith("=")
 
 
+@PROPERTY
 @given(value=st.text(max_size=600) | st.binary(max_size=100).map(lambda b: b.hex()))
 def test_arbitrary_strings_are_no_consent(value: str) -> None:
     """Garbage, however long and whatever its characters, is None, never an exception."""
@@ -85,6 +90,7 @@ def test_arbitrary_strings_are_no_consent(value: str) -> None:
     assert signer.verify("demo", value, YEAR) is None
 
 
+@PROPERTY
 @given(a=site_ids, b=site_ids, cid=consent_ids, mask=masks)
 def test_token_for_another_site_is_rejected(a: str, b: str, cid: str, mask: int) -> None:
     """Each site has its own salt: a token of site A is no consent on site B."""
@@ -94,6 +100,7 @@ def test_token_for_another_site_is_rejected(a: str, b: str, cid: str, mask: int)
     assert signer.verify(b, signer.sign(a, cid, "v1", mask), YEAR) is None
 
 
+@PROPERTY
 @given(max_age=st.integers(min_value=1, max_value=10 * YEAR), age=st.integers(0, 11 * YEAR))
 def test_expiry_follows_the_clock(max_age: int, age: int) -> None:
     """A token older than ``max_age`` seconds is no consent; a younger one verifies."""
@@ -104,6 +111,7 @@ def test_expiry_follows_the_clock(max_age: int, age: int) -> None:
     assert (got is not None) == (age <= max_age)
 
 
+@PROPERTY
 @given(ahead=st.integers(min_value=0, max_value=YEAR))
 def test_token_from_the_future_is_rejected(ahead: int) -> None:
     """A token stamped more than five minutes ahead of the verifier's clock is refused."""
@@ -113,6 +121,7 @@ def test_token_from_the_future_is_rejected(ahead: int) -> None:
     assert (now.verify("demo", token, YEAR) is not None) == (ahead <= 300)
 
 
+@PROPERTY
 @given(cid=consent_ids, mask=masks)
 def test_rotation_accepts_old_keys_until_dropped(cid: str, mask: int) -> None:
     """Keys rotate newest first: an old key still verifies, a dropped one does not."""
