@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import os
 import socket
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
 
 from consent_service.settings import DEMO_CONFIG
+
+from ..conftest import ON_CI
 
 #: A second site for cross-site replay tests, and texts that try to break out of HTML.
 HOSTILE = "<script>alert('x')</script>"
@@ -41,3 +51,51 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+POSTGRES_ADMIN = os.environ.get(
+    "KAKOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def postgres_store_exists() -> bool:
+    """True once the PostgreSQL store is part of the code base."""
+    return importlib.util.find_spec("consent_service.store.postgres") is not None
+
+
+def _pg(sql: str) -> None:
+    async def go() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database of every kind the code base supports (PostgreSQL: a new database).
+
+    PostgreSQL runs once ``consent_service/store/postgres.py`` exists; when it does and the
+    server at ``$KAKOR_TEST_POSTGRES`` cannot be used, the test fails under ``CI=true``.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kakor.db'}"
+        return
+    if not postgres_store_exists():
+        pytest.skip("the PostgreSQL store is not in this code base yet")
+    name = f"kakor_rel_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        _pg(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        message = f"PostgreSQL at {POSTGRES_ADMIN} is not usable: {exc}"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    parts = urlsplit(POSTGRES_ADMIN)
+    yield urlunsplit(parts._replace(path="/" + name))
+    _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
