@@ -40,6 +40,7 @@ _WRITE_ERRORS = {
     **_ORIGIN_ERRORS,
     "400": error_response("Malformed JSON"),
     "413": error_response("Body over 8 KiB"),
+    "408": error_response("The body took longer than CONSENT_BODY_TIMEOUT to arrive"),
     "415": error_response("Body is not JSON"),
     "422": error_response("Unknown category, field or wrong type"),
     "429": error_response("Too many writes from one address"),
