@@ -108,8 +108,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 def _hardening(settings: Settings) -> dict[str, object]:
     """Server limits against abusive clients (see docs/security.md).
 
-    h11, not httptools: httptools buffers headers of any size, h11 refuses a request
-    line plus headers over ``max_header_bytes`` with 431.
+    h11, not httptools: httptools buffers headers of any size, h11 closes a connection
+    whose headers are still incomplete past ``max_header_bytes`` (400); a complete
+    request over it gets 431 from :class:`~consent_service.limits.HeaderLimit`.
     """
     return {
         "http": "h11",

@@ -29,6 +29,14 @@ def two_site_config(tmp_path: Path) -> Path:
         'origins = ["self"]', 'origins = ["https://other.example"]'
     )
     other = other.replace('name = "Region Västmanland (demo)"', f'name = "Other {HOSTILE}"')
+    for shown in (
+        'title = "Accept our use of cookies"',
+        'title = "Godkänn vårt användande av kakor (cookies)"',
+    ):
+        other = other.replace(shown, shown[:-1] + f' {HOSTILE}"')
+    other = other.replace('title = "Statistics"', f'title = "Statistics {HOSTILE}"')
+    other = other.replace('title = "Statistik"', f'title = "Statistik {HOSTILE}"')
+    other = other.replace('name = "Samtycke / Consent"', f'name = "Consent {HOSTILE}"')
     path = tmp_path / "sites.toml"
     path.write_text(demo + "\n" + other, encoding="utf-8")
     return path
