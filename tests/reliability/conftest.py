@@ -9,12 +9,14 @@ import socket
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from consent_service.settings import DEMO_CONFIG
+from consent_service.store import open_store
 
 from ..conftest import ON_CI
 
@@ -43,7 +45,9 @@ def two_site_config(tmp_path: Path) -> Path:
 
 
 def sqlite_rows(url: str) -> int:
-    """Rows in the audit table of the SQLite database at ``url``, read from the file itself."""
+    """Rows in the audit table at ``url`` (any store; SQLite is read from the file itself)."""
+    if not url.startswith("sqlite:///"):
+        return _store_rows(url)
     path = url.removeprefix("sqlite:///")
     if not Path(path).exists():
         return 0
@@ -52,6 +56,22 @@ def sqlite_rows(url: str) -> int:
             return int(conn.execute("SELECT COUNT(*) FROM consent_events").fetchone()[0])
         except sqlite3.OperationalError:  # not migrated yet
             return 0
+
+
+def _store_rows(url: str) -> int:
+    """``row_count()`` through the store interface, on a private loop in another thread."""
+
+    async def count() -> int:
+        store = open_store(url)
+        await store.open()
+        try:
+            await store.migrate()
+            return await store.row_count()
+        finally:
+            await store.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, count()).result()
 
 
 def free_port() -> int:
