@@ -47,7 +47,9 @@ def _verify(rows: list[AuditRow]) -> ChainVerifier:
 
 
 def _edited(value: Any) -> Any:
-    """A different value of the same type."""
+    """A different value of the same type (an absent mapping gets one)."""
+    if value is None:
+        return {"edited": True}
     if isinstance(value, bool):
         return not value
     if isinstance(value, int):
@@ -56,8 +58,10 @@ def _edited(value: Any) -> Any:
         return value + "x"
     if isinstance(value, datetime):
         return value + timedelta(microseconds=1)
-    if isinstance(value, dict):
+    if isinstance(value, dict) and "statistics" in value:
         return {**value, "statistics": not value["statistics"]}
+    if isinstance(value, dict):
+        return {**value, "edited": True}
     raise AssertionError(f"no edit for {value!r}")
 
 
