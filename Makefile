@@ -21,6 +21,7 @@ install: $(STAMP)
 test: $(STAMP)
 	./scripts/ensure-test-deps
 	$(BIN)/ruff check consent_service tests benchmarks
+	$(BIN)/ruff format --check consent_service tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider
 
