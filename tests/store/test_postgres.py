@@ -1,0 +1,102 @@
+"""What only the PostgreSQL store does: month partitions, retention by dropping them,
+time that never runs backwards along a chain, and migrations safe for many replicas."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from consent_service.audit import verify_rows
+from consent_service.store import open_store
+from consent_service.store.postgres import PostgresStore
+
+from . import raw
+from .test_store_contract import make_event
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def pg_store(postgres_url: str) -> AsyncIterator[PostgresStore]:
+    store = open_store(postgres_url)
+    assert isinstance(store, PostgresStore)
+    await store.open()
+    await store.migrate()
+    yield store
+    await store.close()
+
+
+def month(year: int, mon: int, day: int = 10) -> datetime:
+    return datetime(year, mon, day, 12, tzinfo=UTC)
+
+
+async def test_rows_land_in_their_month_partition(
+    pg_store: PostgresStore, postgres_url: str
+) -> None:
+    await pg_store.append([make_event(at=month(2024, 1)), make_event(at=month(2024, 3))])
+    names = await pg_store.partitions()
+    assert {"consent_events_p202401", "consent_events_p202403"} <= set(names)
+    assert await raw.scalar(postgres_url, "SELECT count(*) FROM consent_events_p202401") == 1
+    assert await raw.scalar(postgres_url, "SELECT count(*) FROM consent_events_default") == 0
+
+
+async def test_a_partition_refuses_updates_too_C19(
+    pg_store: PostgresStore, postgres_url: str
+) -> None:
+    await pg_store.append([make_event(at=month(2024, 1))])
+    with pytest.raises(Exception, match="append-only"):
+        await raw.execute(postgres_url, "UPDATE consent_events_p202401 SET action = 'x'")
+
+
+async def test_retention_drops_whole_months_and_verify_still_passes_C22(
+    pg_store: PostgresStore,
+) -> None:
+    for mon in (1, 2, 3, 4):
+        await pg_store.append(
+            [make_event("a", at=month(2024, mon)), make_event("b", at=month(2024, mon))]
+        )
+    before = [r async for r in pg_store.iter_rows()]
+    purge = await pg_store.drop_partitions_before(month(2024, 3, 15))
+    assert purge.dropped == ["consent_events_p202401", "consent_events_p202402"]
+    kept = [r async for r in pg_store.iter_rows()]
+    assert kept == before[4:]
+    # Without the anchors the first kept row of each site points at a dropped row...
+    assert not (await verify_rows(pg_store.iter_rows())).ok
+    # ...with them (kept by the purge as checkpoints), the rest of the chain verifies.
+    assert purge.anchors == {"a": before[2].hash, "b": before[3].hash}
+    anchors = {site: [h] for site, h in purge.anchors.items()}
+    assert (await verify_rows(pg_store.iter_rows(), anchors)).ok
+    # New rows keep chaining after the purge.
+    await pg_store.append([make_event("a", at=month(2024, 5))])
+    assert (await verify_rows(pg_store.iter_rows(), anchors)).ok
+
+
+async def test_time_never_runs_backwards_along_a_chain(pg_store: PostgresStore) -> None:
+    """A replica whose clock is a little behind is stamped with the head's time, so a
+    purge by time always removes a prefix of each chain."""
+    later = month(2024, 2, 1)
+    await pg_store.append([make_event("a", at=later)])
+    rows = await pg_store.append(
+        [
+            make_event("a", at=later - timedelta(milliseconds=3)),
+            make_event("b", at=later - timedelta(days=1)),
+        ]
+    )
+    assert rows[0].created_at == later
+    assert rows[1].created_at == later - timedelta(days=1)  # another site's chain: untouched
+    assert (await verify_rows(pg_store.iter_rows())).ok
+
+
+async def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
+    stores = [open_store(postgres_url) for _ in range(3)]
+    for store in stores:
+        await store.open()
+    try:
+        applied = await asyncio.gather(*(s.migrate() for s in stores))
+    finally:
+        for store in stores:
+            await store.close()
+    assert sorted(len(a) for a in applied) == [0, 0, len(stores[0].migration_files())]
