@@ -17,6 +17,19 @@ from typing import Any
 DEMO_CONFIG = Path(__file__).parent / "demo" / "site.toml"
 DEFAULT_DATABASE_URL = "sqlite:///var/kakor.db"
 DEMO_KEY_FILE = Path("var/demo-secret-key")
+#: Every environment variable the service reads. Tests check this list against the code,
+#: the docs and docker-compose.yml, so a variable cannot go undocumented or unread.
+ENV_VARS = (
+    "CONSENT_DATABASE_URL",
+    "CONSENT_CONFIG",
+    "CONSENT_SECRET_KEYS",
+    "CONSENT_RATE_LIMIT",
+    "CONSENT_IP_HASH_KEY",
+    "CONSENT_TRUSTED_PROXIES",
+    "CONSENT_WRITE_BATCH_MAX",
+    "CONSENT_LOG_LEVEL",
+    "CONSENT_DEMO",
+)
 
 
 class SettingsError(ValueError):

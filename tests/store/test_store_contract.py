@@ -155,8 +155,8 @@ async def test_verify_finds_an_edited_row_C22(store: Store, database_url: str) -
     assert (await verify_rows(store.iter_rows())).ok
     await raw.tamper(
         database_url,
-        "UPDATE consent_events SET choices = '{\"necessary\":true,\"statistics\":true,"
-        f"\"third-party\":true}}' WHERE seq = {rows[2].seq}",
+        'UPDATE consent_events SET choices = \'{"necessary":true,"statistics":true,'
+        f'"third-party":true}}\' WHERE seq = {rows[2].seq}',
     )
     result = await verify_rows(store.iter_rows())
     assert not result.ok

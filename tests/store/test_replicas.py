@@ -1,0 +1,122 @@
+"""Several stateless replicas over one PostgreSQL, as real ``consent-service serve``
+processes: concurrent writes through both are all stored on one unforked chain (C19,
+C22), each verifies the other's cookies, and keys rotate across them."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from consent_service.settings import Secret
+from consent_service.tokens import TokenSigner
+
+from . import replicas as rp
+
+pytestmark = pytest.mark.postgres
+
+KEY = "replica-key-0123456789abcdef"
+OLD = "old-key-0123456789abcdef"
+NEW = "new-key-0123456789abcdef"
+CONSENT = "/v1/sites/demo/consent"
+YEAR = 365 * 86400
+
+
+@pytest.fixture
+def two_replicas(postgres_url: str) -> Iterator[list[rp.Replica]]:
+    yield from rp.running(postgres_url, [KEY], [KEY])
+
+
+async def post_many(urls: list[str], total: int, concurrency: int) -> list[httpx.Response]:
+    """``total`` consents, spread round-robin over ``urls``, ``concurrency`` at a time."""
+    limit = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def one(i: int) -> httpx.Response:
+            async with limit:
+                body = {"action": "save", "choices": {"statistics": i % 2 == 0}, "language": "sv"}
+                return await client.post(urls[i % len(urls)] + CONSENT, json=body)
+
+        return await asyncio.gather(*(one(i) for i in range(total)))
+
+
+def batches_and_writes(metrics_text: str) -> tuple[int, int]:
+    """(committed batches, events in them) from a replica's ``/metrics``."""
+    count = re.search(r"^kakor_store_batch_size_count (\d+)", metrics_text, re.M)
+    total = re.search(r"^kakor_store_batch_size_sum (\S+)", metrics_text, re.M)
+    assert count, metrics_text
+    assert total, metrics_text
+    return int(count.group(1)), int(float(total.group(1)))
+
+
+def test_concurrent_writes_through_two_replicas_all_land_on_one_chain_C19_C22(
+    two_replicas: list[rp.Replica], postgres_url: str
+) -> None:
+    total = 160
+    answers = asyncio.run(post_many([r.url for r in two_replicas], total, concurrency=32))
+    assert [a.status_code for a in answers] == [201] * total
+
+    verify = subprocess.run(
+        [sys.executable, "-m", "consent_service", "verify", "--database", postgres_url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert '"rows_checked": 160' in verify.stdout
+
+    batches = writes = 0
+    for replica in two_replicas:
+        b, w = batches_and_writes(httpx.get(replica.url + "/metrics").text)
+        assert w > 0  # both replicas wrote
+        batches, writes = batches + b, writes + w
+    assert writes == total
+    assert batches < total  # group commit still groups: fewer transactions than consents
+
+
+def test_each_replica_verifies_the_cookies_the_other_signed(two_replicas: list[rp.Replica]) -> None:
+    a, b = two_replicas
+    given = httpx.post(a.url + CONSENT, json={"action": "accept-all"})
+    assert given.status_code == 201
+    cookie = given.cookies["consent"]
+    read = httpx.get(b.url + CONSENT, cookies={"consent": cookie})
+    assert read.status_code == 200
+    assert read.json()["consent_id"] == given.json()["consent_id"]
+    assert read.json()["choices"]["statistics"] is True
+    # An update through B keeps the visitor's consent ID from A's cookie.
+    changed = httpx.post(
+        b.url + CONSENT, json={"action": "reject-all"}, cookies={"consent": cookie}
+    )
+    assert changed.json()["consent_id"] == given.json()["consent_id"]
+
+
+def test_key_rotation_across_replicas(postgres_url: str) -> None:
+    """The first key signs, every listed key verifies; removing a key retires its tokens."""
+    for old_only, rotated, new_only in rp.running(postgres_url, [OLD], [NEW, OLD], [NEW]):
+        old_token = httpx.post(old_only.url + CONSENT, json={"action": "accept-all"}).json()[
+            "token"
+        ]
+        # A replica with the new key first still accepts the old key's tokens...
+        assert (
+            httpx.get(rotated.url + CONSENT, headers={"kakor-token": old_token}).status_code == 200
+        )
+        # ...and signs new ones with the new key only.
+        new_token = httpx.post(rotated.url + CONSENT, json={"action": "reject-all"}).json()["token"]
+        assert TokenSigner((Secret(NEW),)).verify("demo", new_token, YEAR) is not None
+        assert TokenSigner((Secret(OLD),)).verify("demo", new_token, YEAR) is None
+        # Once the old key is removed, its tokens mean "no consent", never an error.
+        gone = httpx.get(new_only.url + CONSENT, headers={"kakor-token": old_token})
+        assert (gone.status_code, gone.json()["error"]["code"]) == (404, "no_consent")
+        assert (
+            httpx.get(new_only.url + CONSENT, headers={"kakor-token": new_token}).status_code == 200
+        )
+        # A replica that never learnt the new key cannot read its tokens: roll the new key
+        # out as a second key everywhere before any replica signs with it (docs/deploy.md).
+        assert (
+            httpx.get(old_only.url + CONSENT, headers={"kakor-token": new_token}).status_code == 404
+        )
