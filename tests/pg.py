@@ -104,6 +104,7 @@ def reset(url: str) -> None:
     """Empty the database: drop the schema (tables, sequences, functions) and re-create it."""
     run(
         lambda: execute(
-            url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public; GRANT ALL ON SCHEMA public TO public"
+            url,
+            "DROP SCHEMA public CASCADE; CREATE SCHEMA public; GRANT ALL ON SCHEMA public TO public",
         )
     )

@@ -97,9 +97,9 @@ def test_every_known_setting_is_read_by_the_code_and_documented() -> None:
     settings_py = (ROOT / "consent_service" / "settings.py").read_text()
     listing = settings_py[settings_py.index("ENV_VARS = (") :]
     listing = listing[: listing.index(")") + 1]
-    code = "\n".join(
-        p.read_text() for p in (ROOT / "consent_service").rglob("*.py")
-    ).replace(listing, "")
+    code = "\n".join(p.read_text() for p in (ROOT / "consent_service").rglob("*.py")).replace(
+        listing, ""
+    )
     deploy_doc = (ROOT / "docs" / "deploy.md").read_text()
     for name in ENV_VARS:
         assert f'"{name}"' in code, f"{name} is listed in ENV_VARS but never read"

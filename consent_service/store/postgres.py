@@ -231,8 +231,9 @@ class PostgresStore(Store):
         # One snapshot for the whole walk: a row whose seq was taken before a neighbour's
         # but committed after it is either wholly in the snapshot or wholly out, never
         # skipped between two pages.
-        async with self.pool.acquire() as conn, conn.transaction(
-            isolation="repeatable_read", readonly=True
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             cursor = after_seq
             while True:
