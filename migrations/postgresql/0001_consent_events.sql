@@ -51,24 +51,28 @@ CREATE TRIGGER consent_events_append_only BEFORE UPDATE ON consent_events
     FOR EACH ROW EXECUTE FUNCTION consent_events_refuse_update();
 
 -- The month partition holding ``moment`` (consent_events_pYYYYMM, UTC months),
--- created if missing. Replicas may race to create it: an advisory lock serialises them.
+-- created if missing. Replicas may race to create it: an advisory lock serialises them,
+-- and the loser finds the table there.
 CREATE FUNCTION consent_events_ensure_partition(moment timestamptz) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
     first_day date := date_trunc('month', moment AT TIME ZONE 'UTC')::date;
     part text := 'consent_events_p' || to_char(first_day, 'YYYYMM');
 BEGIN
-    IF to_regclass(part) IS NULL THEN
-        PERFORM pg_advisory_xact_lock(hashtext('kakor:consent_events:partitions'));
-        IF to_regclass(part) IS NULL THEN
-            EXECUTE format(
-                'CREATE TABLE %I PARTITION OF consent_events FOR VALUES FROM (%L) TO (%L)',
-                part,
-                to_char(first_day, 'YYYY-MM-DD') || ' 00:00:00+00',
-                to_char(first_day + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00'
-            );
-        END IF;
+    IF to_regclass(part) IS NOT NULL THEN
+        RETURN part;
     END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('kakor:consent_events:partitions'));
+    BEGIN
+        EXECUTE format(
+            'CREATE TABLE %I PARTITION OF consent_events FOR VALUES FROM (%L) TO (%L)',
+            part,
+            to_char(first_day, 'YYYY-MM-DD') || ' 00:00:00+00',
+            to_char(first_day + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00'
+        );
+    EXCEPTION WHEN duplicate_table OR unique_violation THEN
+        NULL;  -- another replica created it first
+    END;
     RETURN part;
 END
 $$;

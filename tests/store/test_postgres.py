@@ -100,3 +100,22 @@ async def test_replicas_starting_together_migrate_once(postgres_url: str) -> Non
         for store in stores:
             await store.close()
     assert sorted(len(a) for a in applied) == [0, 0, len(stores[0].migration_files())]
+
+
+async def test_replicas_racing_to_create_a_month_partition_all_succeed(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    stores = [open_store(postgres_url) for _ in range(4)]
+    for store in stores:
+        await store.open()
+    try:
+        await stores[0].migrate()
+        moments = [month(2031, m) for m in (1, 2, 3)]
+        await asyncio.gather(*(s.ensure_partitions(moments) for s in stores))  # type: ignore[attr-defined]
+        assert {"consent_events_p203101", "consent_events_p203103"} <= set(
+            await stores[1].partitions()  # type: ignore[attr-defined]
+        )
+    finally:
+        for store in stores:
+            await store.close()
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
