@@ -51,7 +51,7 @@ async def test_a_partition_refuses_updates_too_C19(
         await raw.execute(postgres_url, "UPDATE consent_events_p202401 SET action = 'x'")
 
 
-async def test_retention_drops_whole_months_and_verify_still_passes_C22(
+async def test_retention_drops_whole_months_and_verify_still_passes_C21_C22(
     pg_store: PostgresStore,
 ) -> None:
     for mon in (1, 2, 3, 4):

@@ -5,15 +5,19 @@ C22), each verifies the other's cookies, and keys rotate across them."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from consent_service.settings import Secret
+from consent_service.store import open_store
 from consent_service.tokens import TokenSigner
 
 from . import replicas as rp
@@ -25,6 +29,7 @@ OLD = "old-key-0123456789abcdef"
 NEW = "new-key-0123456789abcdef"
 CONSENT = "/v1/sites/demo/consent"
 YEAR = 365 * 86400
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
@@ -120,3 +125,72 @@ def test_key_rotation_across_replicas(postgres_url: str) -> None:
         assert (
             httpx.get(old_only.url + CONSENT, headers={"kakor-token": new_token}).status_code == 404
         )
+
+
+@pytest.fixture
+def proxy(two_replicas: list[rp.Replica], tmp_path: Path) -> Iterator[str]:
+    """deploy/nginx.conf itself, in front of the two replicas (hosts and ports rewritten)."""
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if nginx is None:
+        pytest.skip("nginx is not installed")
+    port = rp.free_port()
+    site = (ROOT / "deploy" / "nginx.conf").read_text()
+    for name, replica in zip(("app1", "app2"), two_replicas, strict=True):
+        site = site.replace(f"server {name}:8000", f"server 127.0.0.1:{replica.port}")
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    (tmp_path / "site.conf").write_text(site)
+    temp = "".join(
+        f"{kind}_temp_path {tmp_path}/{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (tmp_path / "nginx.conf").write_text(
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log warn;\n"
+        + "events {}\n"
+        + f"http {{\n{temp}access_log off;\ninclude {tmp_path}/site.conf;\n}}\n"
+    )
+    process = subprocess.Popen(
+        [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        rp.wait_ready([rp.Replica(process, port)])
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stderr:
+            process.stderr.close()
+
+
+def test_the_compose_proxy_config_balances_and_keeps_addresses_honest(
+    proxy: str, two_replicas: list[rp.Replica], postgres_url: str
+) -> None:
+    """deploy/nginx.conf balances over both replicas, hides /metrics, and replaces a
+    forged X-Forwarded-For, so the minimised address in the row is the real one (C20)."""
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+    answers = [
+        httpx.post(proxy + CONSENT, json={"action": "accept-all"}, headers=forged) for _ in range(8)
+    ]
+    assert [a.status_code for a in answers] == [201] * 8
+    back = httpx.get(proxy + CONSENT, cookies={"consent": answers[0].cookies["consent"]})
+    assert back.json()["consent_id"] == answers[0].json()["consent_id"]
+    assert httpx.get(proxy + "/metrics").status_code == 404
+    for replica in two_replicas:  # round-robin: both wrote some
+        assert (
+            'kakor_consents_total{site="demo",action="accept-all"}'
+            in httpx.get(replica.url + "/metrics").text
+        )
+
+    async def addresses() -> set[str]:
+        store = open_store(postgres_url)
+        await store.open()
+        try:
+            return {row.ip async for row in store.iter_rows()}
+        finally:
+            await store.close()
+
+    assert asyncio.run(addresses()) == {"127.0.0.0/24"}
