@@ -36,3 +36,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
+
+.PHONY: bench-replicas
+## bench-replicas: consent writes/s, one replica over SQLite against two over PostgreSQL (same run)
+bench-replicas: $(STAMP)
+	$(BIN)/python benchmarks/replicas_bench.py --duration 10 --concurrency 64 --rounds 3
