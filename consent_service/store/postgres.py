@@ -70,32 +70,45 @@ class PostgresStore(Store):
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(self, url: str, *, readers: int = 8) -> None:
         super().__init__(url)
-        self._pool: Any = None
-        self._min_size, self._max_size = min_size, max_size
+        self._writers: Any = None
+        self._readers: Any = None
+        self._max_readers = readers
         self._months: set[tuple[int, int]] = set()
         self._known_sites: set[str] = set()
 
     async def open(self) -> None:
+        # Writes get their own small pool, as on SQLite: a crowd of slow export streams
+        # holding read connections can never keep a consent from being recorded.
         try:
-            self._pool = await asyncpg.create_pool(
-                self.url, min_size=self._min_size, max_size=self._max_size
+            self._writers = await asyncpg.create_pool(self.url, min_size=1, max_size=2)
+            self._readers = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=self._max_readers
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            await self.close()
             raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-        self._pool = None
+        for pool in (self._writers, self._readers):
+            if pool is not None:
+                await pool.close()
+        self._writers = self._readers = None
 
     @property
     def pool(self) -> Any:
-        """The asyncpg pool (for maintenance and tests)."""
-        if self._pool is None:
+        """The asyncpg pool that writes (appends, migrations, partition maintenance)."""
+        if self._writers is None:
             raise StoreError("the store is not open")
-        return self._pool
+        return self._writers
+
+    @property
+    def read_pool(self) -> Any:
+        """The asyncpg pool that reads (exports, verify, lookups, counts)."""
+        if self._readers is None:
+            raise StoreError("the store is not open")
+        return self._readers
 
     async def migrate(self) -> list[str]:
         applied: list[str] = []
@@ -149,7 +162,7 @@ class PostgresStore(Store):
 
     async def ping(self) -> None:
         try:
-            async with self.pool.acquire() as conn:
+            async with self.read_pool.acquire() as conn:
                 await conn.fetchval("SELECT 1")
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"PostgreSQL does not answer: {exc}") from exc
@@ -232,7 +245,7 @@ class PostgresStore(Store):
         # but committed after it is either wholly in the snapshot or wholly out, never
         # skipped between two pages.
         async with (
-            self.pool.acquire() as conn,
+            self.read_pool.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             cursor = after_seq
@@ -245,7 +258,7 @@ class PostgresStore(Store):
                 cursor = batch[-1][0]
 
     async def consent_history(self, site_id: str, consent_id: str) -> list[AuditRow]:
-        async with self.pool.acquire() as conn:
+        async with self.read_pool.acquire() as conn:
             raw = await conn.fetch(
                 f"SELECT {_COLUMNS} FROM consent_events "
                 "WHERE site_id = $1 AND consent_id = $2 ORDER BY seq",
@@ -255,7 +268,7 @@ class PostgresStore(Store):
         return [_row(r) for r in raw]
 
     async def texts(self, texts_hash: str) -> TextsSnapshot | None:
-        async with self.pool.acquire() as conn:
+        async with self.read_pool.acquire() as conn:
             raw = await conn.fetchrow(
                 "SELECT texts_hash, site_id, language, policy_version, texts FROM consent_texts "
                 "WHERE texts_hash = $1",
@@ -267,7 +280,7 @@ class PostgresStore(Store):
 
     async def row_count(self) -> int:
         """Exact below a million rows; above, the planner's estimate (a count would scan)."""
-        async with self.pool.acquire() as conn:
+        async with self.read_pool.acquire() as conn:
             estimate = await conn.fetchval(
                 "SELECT COALESCE(SUM(GREATEST(c.reltuples, 0)), 0)::bigint FROM pg_inherits i "
                 "JOIN pg_class c ON c.oid = i.inhrelid "
@@ -279,7 +292,7 @@ class PostgresStore(Store):
 
     async def partitions(self) -> list[str]:
         """The month partitions, oldest first (``consent_events_pYYYYMM``)."""
-        async with self.pool.acquire() as conn:
+        async with self.read_pool.acquire() as conn:
             names = await conn.fetch(
                 "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
                 "WHERE i.inhparent = 'consent_events'::regclass AND c.relname LIKE $1",
