@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
-from . import api
+from . import admin, api, retention
 from .errors import ApiError, error_response
 from .metrics import Metrics
 from .observe import RequestMetrics
@@ -45,15 +45,22 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        purger = None
         try:
             await store.migrate()
             state.recorder.start()
+            purger = retention.start_auto_purge(state)
             yield
         finally:
+            await retention.stop_auto_purge(purger)
             await state.recorder.stop()
             await store.close()
 
-    routes: list[BaseRoute] = [*api.routes(), Route("/openapi.json", openapi_json)]
+    routes: list[BaseRoute] = [
+        *api.routes(),
+        *admin.routes(),
+        Route("/openapi.json", openapi_json),
+    ]
     if settings.demo:
         from . import demo
 

@@ -77,6 +77,8 @@ class Settings:
     max_body_bytes: int = 8 * 1024
     #: Group commit: how many consent events one transaction may carry at most.
     write_batch_max: int = 256
+    #: Purge each site that sets ``retention_days`` once a day (C21); off unless set.
+    auto_purge: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -100,6 +102,8 @@ class Settings:
             )
         if env.get("CONSENT_WRITE_BATCH_MAX"):
             values["write_batch_max"] = _int(env, "CONSENT_WRITE_BATCH_MAX", minimum=1)
+        if env.get("CONSENT_AUTO_PURGE", "") != "":
+            values["auto_purge"] = env["CONSENT_AUTO_PURGE"].strip().lower() in ("1", "true", "yes")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
