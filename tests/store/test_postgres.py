@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consent_service.audit import verify_rows
+from consent_service.audit import CHECKPOINT, anchors_from, verify_rows
 from consent_service.store import open_store
 from consent_service.store.postgres import PostgresStore
 
@@ -59,18 +59,40 @@ async def test_retention_drops_whole_months_and_verify_still_passes_C21_C22(
             [make_event("a", at=month(2024, mon)), make_event("b", at=month(2024, mon))]
         )
     before = [r async for r in pg_store.iter_rows()]
-    purge = await pg_store.drop_partitions_before(month(2024, 3, 15))
+    purge = await pg_store.drop_partitions_before(month(2024, 3, 15), now=month(2024, 4, 20))
     assert purge.dropped == ["consent_events_p202401", "consent_events_p202402"]
-    kept = [r async for r in pg_store.iter_rows()]
+    kept = [r async for r in pg_store.iter_rows() if r.action != CHECKPOINT]
     assert kept == before[4:]
-    # Without the anchors the first kept row of each site points at a dropped row...
+    # Each site got a checkpoint naming the hash its first kept row continues from...
+    assert {s: r.continued_from for s, r in purge.sites.items()} == {
+        "a": before[2].hash,
+        "b": before[3].hash,
+    }
+    assert {s: r.purged_rows for s, r in purge.sites.items()} == {"a": 2, "b": 2}
+    # ...without which verify fails, and with which the rest of the chain verifies.
     assert not (await verify_rows(pg_store.iter_rows())).ok
-    # ...with them (kept by the purge as checkpoints), the rest of the chain verifies.
-    assert purge.anchors == {"a": before[2].hash, "b": before[3].hash}
-    anchors = {site: [h] for site, h in purge.anchors.items()}
+    anchors = anchors_from(await pg_store.checkpoint_rows())
     assert (await verify_rows(pg_store.iter_rows(), anchors)).ok
     # New rows keep chaining after the purge.
     await pg_store.append([make_event("a", at=month(2024, 5))])
+    assert (await verify_rows(pg_store.iter_rows(), anchors)).ok
+
+
+async def test_a_single_site_purge_drops_its_whole_months_C21(
+    pg_store: PostgresStore, postgres_url: str
+) -> None:
+    """``purge`` (the admin contract) drops months holding only the purged site's rows
+    and deletes the rest; the result is the same as on SQLite."""
+    for mon in (1, 2, 3):
+        await pg_store.append([make_event("a", at=month(2024, mon))])
+    await pg_store.append([make_event("b", at=month(2024, 2))])
+    result = await pg_store.purge("a", month(2024, 2, 20), now=month(2024, 3, 20))
+    assert (result.purged_rows, result.checkpoint_seq is not None) == (2, True)
+    names = await pg_store.partitions()
+    assert "consent_events_p202401" not in names  # only a's rows: dropped whole
+    assert "consent_events_p202402" in names  # shared with b: rows deleted
+    assert await raw.scalar(postgres_url, "SELECT count(*) FROM consent_events_p202402") == 1
+    anchors = anchors_from(await pg_store.checkpoint_rows())
     assert (await verify_rows(pg_store.iter_rows(), anchors)).ok
 
 
