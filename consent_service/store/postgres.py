@@ -321,6 +321,17 @@ class PostgresStore(Store):
             )
         return sorted(r[0] for r in names)
 
+    async def partition_sizes(self) -> list[tuple[str, int, int]]:
+        """Each partition (default included): name, estimated rows, bytes on disk."""
+        async with self.read_pool.acquire() as conn:
+            found = await conn.fetch(
+                "SELECT c.relname, GREATEST(c.reltuples, 0)::bigint, "
+                "pg_total_relation_size(c.oid) FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'consent_events'::regclass ORDER BY c.relname"
+            )
+        return [(r[0], int(r[1]), int(r[2])) for r in found]
+
     async def drop_partitions_before(self, cutoff: datetime, now: datetime) -> PartitionPurge:
         """Retention for every site at once: drop each month partition ending by ``cutoff``.
 

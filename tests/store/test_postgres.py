@@ -4,12 +4,15 @@ time that never runs backwards along a chain, and migrations safe for many repli
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from consent_service.audit import CHECKPOINT, anchors_from, verify_rows
+from consent_service.cli import main
 from consent_service.store import open_store
 from consent_service.store.postgres import PostgresStore
 
@@ -141,3 +144,32 @@ async def test_replicas_racing_to_create_a_month_partition_all_succeed(
         for store in stores:
             await store.close()
     assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
+
+
+async def test_the_partitions_command_drops_old_months_and_verify_passes_C21(
+    pg_store: PostgresStore, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for mon in (1, 2, 3):
+        await pg_store.append(
+            [make_event("a", at=month(2024, mon)), make_event("b", at=month(2024, mon))]
+        )
+
+    def cli(*args: str) -> tuple[int, dict[str, object]]:
+        capsys.readouterr()
+        code = main([*args, "--database", postgres_url])
+        return code, json.loads(capsys.readouterr().out)
+
+    code, listing = await asyncio.to_thread(cli, "partitions")
+    assert code == 0
+    assert "consent_events_p202401" in {p["name"] for p in listing["partitions"]}  # type: ignore[attr-defined]
+    code, dropped = await asyncio.to_thread(cli, "partitions", "--drop-before", "2024-03-01")
+    assert (code, dropped["dropped"]) == (0, ["consent_events_p202401", "consent_events_p202402"])
+    code, verified = await asyncio.to_thread(cli, "verify")
+    assert (code, verified["ok"]) == (0, True)
+
+
+def test_the_partitions_command_refuses_sqlite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["partitions", "--database", f"sqlite:///{tmp_path / 'k.db'}"]) == 2
+    assert "only on PostgreSQL" in capsys.readouterr().err
