@@ -17,8 +17,8 @@ from typing import Any
 DEMO_CONFIG = Path(__file__).parent / "demo" / "site.toml"
 DEFAULT_DATABASE_URL = "sqlite:///var/kakor.db"
 DEMO_KEY_FILE = Path("var/demo-secret-key")
-#: Every environment variable the service reads. Tests check this list against the code,
-#: the docs and docker-compose.yml, so a variable cannot go undocumented or unread.
+
+#: Every environment variable the service reads (documented in ``.env.example``).
 ENV_VARS = (
     "CONSENT_DATABASE_URL",
     "CONSENT_CONFIG",

@@ -183,8 +183,8 @@ class PostgresStore(Store):
     ) -> list[AuditRow]:
         if not events:
             return []
-        await self._prepare(events)
         try:
+            await self._prepare(events)
             async with self.pool.acquire() as conn, conn.transaction():
                 return await self._append_in(conn, events, texts)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -345,8 +345,8 @@ class PostgresStore(Store):
             return PartitionPurge()
         async with self.read_pool.acquire() as conn:
             sites = sorted(r[0] for r in await conn.fetch("SELECT site_id FROM chain_heads"))
-        await self._prepare([checkpoint_event(s, {}, now) for s in sites])
         try:
+            await self._prepare([checkpoint_event(s, {}, now) for s in sites])
             async with self.pool.acquire() as conn, conn.transaction():
                 return await self._drop_in(conn, doomed, sites, cutoff, now)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -531,8 +531,8 @@ class PostgresStore(Store):
         detached last, so the brief exclusive lock is held only until the commit.
         """
         checkpoint = checkpoint_event(site_id, {}, now)
-        await self._prepare([checkpoint])
         try:
+            await self._prepare([checkpoint])
             async with self.pool.acquire() as conn, conn.transaction():
                 return await self._purge_in(conn, site_id, before, checkpoint)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
