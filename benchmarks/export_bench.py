@@ -94,12 +94,27 @@ def seed(path: Path, rows: int, batch: int = 20_000) -> float:
     return time.perf_counter() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int) -> int:
     """Resident set size of ``pid`` in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def _max_per_window(samples: list[tuple[float, int]], started: float, window: float) -> list[int]:
+    """The highest RSS sample of each time window, in order."""
+    peaks: dict[int, int] = {}
+    for moment, kib in samples:
+        index = int((moment - started) // window)
+        peaks[index] = max(kib, peaks.get(index, 0))
+    return [peaks[i] for i in sorted(peaks)]
 
 
 def free_port() -> int:
@@ -111,7 +126,7 @@ def free_port() -> int:
 
 def run(rows: int, fmt: str, window: float, workdir: Path) -> dict[str, Any]:
     db = workdir / "bench.db"
-    seed_seconds = seed(db, rows)
+    seed_seconds = 0.0 if db.exists() else seed(db, rows)  # --workdir keeps it for reruns
     url = f"sqlite:///{db}"
     env = {**os.environ, "CONSENT_SECRET_KEYS": KEY, "CONSENT_LOG_LEVEL": "warning"}
     token = subprocess.run(
@@ -175,6 +190,7 @@ def run(rows: int, fmt: str, window: float, workdir: Path) -> dict[str, Any]:
         lines = 0
         windows: list[tuple[float, int]] = []
         headers = {"Authorization": f"Bearer {token}"}
+        cpu_before = cpu_seconds(server.pid)
         started = time.perf_counter()
         sampler.start()
         with httpx.stream(
@@ -195,6 +211,7 @@ def run(rows: int, fmt: str, window: float, workdir: Path) -> dict[str, Any]:
                     windows.append((now - started, round(window_lines / (now - window_start))))
                     window_start, window_lines = now, 0
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_seconds(server.pid) - cpu_before
         done.set()
         sampler.join()
         exported = lines - (1 if fmt == "csv" else 0)
@@ -208,6 +225,9 @@ def run(rows: int, fmt: str, window: float, workdir: Path) -> dict[str, Any]:
             "bytes": received,
             "seconds": round(elapsed, 1),
             "mean_rows_per_s": round(exported / elapsed),
+            "server_cpu_seconds": round(server_cpu, 1),
+            "rows_per_server_cpu_second": round(exported / server_cpu) if server_cpu else None,
+            "load_average_1min_at_end": os.getloadavg()[0],
             "steady_rows_per_s_median": round(statistics.median(rates)),
             "window_rows_per_s_min": min(rates),
             "window_rows_per_s_max": max(rates),
@@ -217,8 +237,10 @@ def run(rows: int, fmt: str, window: float, workdir: Path) -> dict[str, Any]:
             "server_rss_kib_first_sample": rss[0] if rss else None,
             "server_rss_kib_max": max(rss) if rss else None,
             "server_rss_kib_last": rss[-1] if rss else None,
+            "server_rss_kib_max_per_window": _max_per_window(samples, started, window),
             "server_rss_growth_kib_after_first_window": (
-                max(kib for t, kib in samples if t - started >= window) - rss[0]
+                max(kib for t, kib in samples if t - started >= window)
+                - max(kib for t, kib in samples if t - started < window)
                 if any(t - started >= window for t, _ in samples)
                 else None
             ),
