@@ -61,8 +61,6 @@ _TAKE_SEQS = "SELECT nextval('consent_events_seq') FROM generate_series(1, $1::i
 #: Key of the session advisory lock that lets one replica at a time migrate.
 _MIGRATE_LOCK = 7_356_211_001
 _PARTITION_PREFIX = "consent_events_p"
-#: How long a purge waits for the brief exclusive lock that detaching a partition takes.
-_DETACH_LOCK_TIMEOUT = "2s"
 _TOKEN_COLUMNS = "token_id, token_hash, role, sites, label, created_at, revoked_at"  # noqa: S105 - column names
 _ACCESS_COLUMNS = "id, at, token_id, role, site_id, action, detail"
 
@@ -80,6 +78,9 @@ class PostgresStore(Store):
     """The PostgreSQL implementation of :class:`~consent_service.store.base.Store`."""
 
     dialect = "postgresql"
+    #: Seconds a purge waits for the brief exclusive lock that detaching a partition takes
+    #: (a long export holds it off); then ``purge`` deletes instead, the all-site drop fails.
+    detach_lock_timeout: float = 2.0
 
     def __init__(self, url: str, *, readers: int = 8) -> None:
         super().__init__(url)
@@ -391,7 +392,7 @@ class PostgresStore(Store):
         for row in rows:
             results[row.site_id] = replace(results[row.site_id], checkpoint_seq=row.seq)
         # Detaching waits for queries on the parent: never queue writers behind it for long.
-        await conn.execute(f"SET LOCAL lock_timeout = '{_DETACH_LOCK_TIMEOUT}'")
+        await conn.execute(f"SET LOCAL lock_timeout = '{int(self.detach_lock_timeout * 1000)}ms'")
         for part in doomed:
             await conn.execute(f'ALTER TABLE consent_events DETACH PARTITION "{part}"')
             await conn.execute(f'DROP TABLE "{part}"')
@@ -528,18 +529,25 @@ class PostgresStore(Store):
 
         Month partitions that end by ``before`` and hold rows of no other site are
         dropped whole (no dead rows); only the rest is deleted. The partitions are
-        detached last, so the brief exclusive lock is held only until the commit.
+        detached last, so the brief exclusive lock is held only until the commit; if a
+        long reader keeps it away past :attr:`detach_lock_timeout`, the purge deletes
+        those rows instead: slower, never blocked.
         """
         checkpoint = checkpoint_event(site_id, {}, now)
         try:
             await self._prepare([checkpoint])
-            async with self.pool.acquire() as conn, conn.transaction():
-                return await self._purge_in(conn, site_id, before, checkpoint)
+            for drop in (True, False):
+                try:
+                    async with self.pool.acquire() as conn, conn.transaction():
+                        return await self._purge_in(conn, site_id, before, checkpoint, drop)
+                except asyncpg.LockNotAvailableError:
+                    log.warning("purge of %s: partitions busy, deleting rows instead", site_id)
+            raise StoreError("the purge could not take its locks; try again")
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"PostgreSQL purge failed: {exc}") from exc
 
     async def _purge_in(
-        self, conn: Any, site_id: str, before: datetime, checkpoint: ConsentEvent
+        self, conn: Any, site_id: str, before: datetime, checkpoint: ConsentEvent, drop: bool
     ) -> PurgeResult:
         # Lock the site's head first: no append to this chain runs until we commit.
         await conn.fetch(_LOCK_HEADS, [site_id])
@@ -569,7 +577,7 @@ class PostgresStore(Store):
             "continued_from": str(continued_from),
         }
         [row] = await self._append_in(conn, [replace(checkpoint, detail=detail)])
-        whole = await self._only_this_site(conn, site_id, before)
+        whole = await self._only_this_site(conn, site_id, before) if drop else []
         await conn.execute(
             "DELETE FROM consent_events WHERE site_id = $1 AND seq <= $2"
             + ("" if not whole else " AND tableoid <> ALL($3::regclass[])"),
@@ -577,7 +585,7 @@ class PostgresStore(Store):
             last_seq,
             *([whole] if whole else []),
         )
-        await conn.execute(f"SET LOCAL lock_timeout = '{_DETACH_LOCK_TIMEOUT}'")
+        await conn.execute(f"SET LOCAL lock_timeout = '{int(self.detach_lock_timeout * 1000)}ms'")
         for part in whole:
             await conn.execute(f'ALTER TABLE consent_events DETACH PARTITION "{part}"')
             await conn.execute(f'DROP TABLE "{part}"')

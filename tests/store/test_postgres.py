@@ -173,3 +173,26 @@ def test_the_partitions_command_refuses_sqlite(
 ) -> None:
     assert main(["partitions", "--database", f"sqlite:///{tmp_path / 'k.db'}"]) == 2
     assert "only on PostgreSQL" in capsys.readouterr().err
+
+
+async def test_a_purge_blocked_by_a_long_reader_deletes_instead_C21(
+    pg_store: PostgresStore, postgres_url: str
+) -> None:
+    """A long export holds the table: the purge does not wait for it, it deletes."""
+    import asyncpg
+
+    for mon in (1, 2, 3):
+        await pg_store.append([make_event("a", at=month(2024, mon))])
+    pg_store.detach_lock_timeout = 0.2
+    reader = await asyncpg.connect(postgres_url)
+    try:
+        await reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        await reader.fetch("SELECT seq FROM consent_events ORDER BY seq LIMIT 1")
+        result = await pg_store.purge("a", month(2024, 2, 20), now=month(2024, 3, 20))
+    finally:
+        await reader.close()
+    assert result.purged_rows == 2
+    assert "consent_events_p202401" in await pg_store.partitions()  # not dropped: emptied
+    assert await raw.scalar(postgres_url, "SELECT count(*) FROM consent_events_p202401") == 0
+    anchors = anchors_from(await pg_store.checkpoint_rows())
+    assert (await verify_rows(pg_store.iter_rows(), anchors)).ok
