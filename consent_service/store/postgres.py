@@ -53,6 +53,11 @@ _WRITE = (
     "AS v(site_id, seq, hash, created_at) WHERE h.site_id = v.site_id"
     ") SELECT 1"
 )
+_INSERT_ROWS = (
+    f"INSERT INTO consent_events ({_COLUMNS}) SELECT * FROM unnest("
+    + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_TYPES))
+    + ")"
+)
 _LOCK_HEADS = (
     "SELECT site_id, hash, created_at FROM chain_heads WHERE site_id = ANY($1::text[]) "
     "ORDER BY site_id FOR UPDATE"
@@ -321,6 +326,78 @@ class PostgresStore(Store):
                 _PARTITION_PREFIX + "%",
             )
         return sorted(r[0] for r in names)
+
+    async def import_log(self, source: Store, batch_size: int = 5000) -> int:
+        """Copy another store's audit log here, row for row (seq and hashes unchanged).
+
+        For moving a single node from SQLite to PostgreSQL: this store must hold no
+        audit rows yet. The texts shown and the admin tokens come along; then the chain
+        heads and the sequence continue from the copied log. Returns the rows copied.
+        """
+        if await self.row_count():
+            raise StoreError("the PostgreSQL audit log is not empty: import into a fresh database")
+        heads: dict[str, AuditRow] = {}
+        seen_texts: set[str] = set()
+        copied = 0
+        batch: list[AuditRow] = []
+
+        async def flush() -> None:
+            await self.ensure_partitions([r.created_at for r in batch])
+            new_texts = [t for t in {r.texts_hash for r in batch} if t and t not in seen_texts]
+            snapshots = [snap for h in new_texts if (snap := await source.texts(h)) is not None]
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(_INSERT_ROWS, *_columns(batch))
+                await conn.executemany(
+                    "INSERT INTO consent_texts VALUES ($1, $2, $3, $4, $5, now()) "
+                    "ON CONFLICT (texts_hash) DO NOTHING",
+                    [
+                        (t.texts_hash, t.site_id, t.language, t.policy_version, _json(t.texts))
+                        for t in snapshots
+                    ],
+                )
+            seen_texts.update(new_texts)
+
+        try:
+            async for row in source.iter_rows(batch_size=batch_size):
+                batch.append(row)
+                heads[row.site_id] = row
+                if len(batch) >= batch_size:
+                    await flush()
+                    copied += len(batch)
+                    batch = []
+            if batch:
+                await flush()
+                copied += len(batch)
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.executemany(
+                    "INSERT INTO chain_heads (site_id, seq, hash, created_at) "
+                    "VALUES ($1, $2, $3, $4) ON CONFLICT (site_id) DO UPDATE SET "
+                    "seq = excluded.seq, hash = excluded.hash, created_at = excluded.created_at",
+                    [(r.site_id, r.seq, r.hash, r.created_at) for r in heads.values()],
+                )
+                last = max((r.seq for r in heads.values()), default=0)
+                if last:
+                    await conn.execute("SELECT setval('consent_events_seq', $1)", last)
+                for token in await source.list_admin_tokens():
+                    if await conn.fetchval(
+                        "SELECT 1 FROM admin_tokens WHERE token_id = $1", token.token_id
+                    ):
+                        continue
+                    await conn.execute(
+                        f"INSERT INTO admin_tokens ({_TOKEN_COLUMNS}) "
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        token.token_id,
+                        token.token_hash,
+                        token.role,
+                        json.dumps(list(token.sites)),
+                        token.label,
+                        token.created_at,
+                        token.revoked_at,
+                    )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"import into PostgreSQL failed after {copied} rows: {exc}") from exc
+        self._known_sites.update(heads)
+        return copied
 
     async def partition_sizes(self) -> list[tuple[str, int, int]]:
         """Each partition (default included): name, estimated rows, bytes on disk."""

@@ -13,7 +13,7 @@ import pytest
 
 from consent_service.audit import CHECKPOINT, anchors_from, verify_rows
 from consent_service.cli import main
-from consent_service.store import open_store
+from consent_service.store import TextsSnapshot, open_store
 from consent_service.store.postgres import PostgresStore
 
 from . import raw
@@ -196,3 +196,53 @@ async def test_a_purge_blocked_by_a_long_reader_deletes_instead_C21(
     assert await raw.scalar(postgres_url, "SELECT count(*) FROM consent_events_p202401") == 0
     anchors = anchors_from(await pg_store.checkpoint_rows())
     assert (await verify_rows(pg_store.iter_rows(), anchors)).ok
+
+
+async def test_import_log_moves_a_sqlite_node_to_postgresql_row_for_row_C19_C22(
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'node.db'}"
+    node = open_store(sqlite_url)
+    await node.open()
+    await node.migrate()
+    snap = TextsSnapshot("ab" * 32, "a", "sv", "2026-11-01", {"title": "Godkänn kakor"})
+    for mon in (1, 2, 3):
+        await node.append(
+            [make_event("a", at=month(2024, mon)), make_event("b", at=month(2024, mon))], [snap]
+        )
+    await node.purge("a", month(2024, 2, 1), now=month(2024, 3, 20))  # a checkpoint row too
+    original = [r async for r in node.iter_rows()]
+    await node.close()
+
+    def cli(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main([*args])
+        return code, capsys.readouterr().out
+
+    code, out = await asyncio.to_thread(
+        cli, "import-log", "--from", sqlite_url, "--database", postgres_url
+    )
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["copied"] == len(original)
+    assert report["copy"] == report["source"]
+    assert report["copy"]["ok"] is True
+
+    store = open_store(postgres_url)
+    await store.open()
+    try:
+        assert [r async for r in store.iter_rows()] == original
+        assert await store.texts("ab" * 32) == snap
+        # The chain and the sequence continue where the node stopped.
+        [new] = await store.append([make_event("a", at=month(2024, 4))])
+        assert new.seq > original[-1].seq
+        assert new.prev_hash == [r for r in original if r.site_id == "a"][-1].hash
+        assert (
+            await verify_rows(store.iter_rows(), anchors_from(await store.checkpoint_rows()))
+        ).ok
+    finally:
+        await store.close()
+    code, _ = await asyncio.to_thread(
+        cli, "import-log", "--from", sqlite_url, "--database", postgres_url
+    )
+    assert code == 2  # never into a log that already has rows
