@@ -73,10 +73,31 @@ def unreachable(reason: str) -> None:
     pytest.skip(message)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _drop_orphans() -> None:
+    """Drop test databases left by killed test runs (their process is gone)."""
+    for (name,) in await fetch(
+        ADMIN_URL, "SELECT datname FROM pg_database WHERE datname LIKE 'kakor\\_test\\_%'"
+    ):
+        pid = name.split("_")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            await execute(ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def create_database() -> str:
     """Create a fresh, empty database; return its URL."""
     name = f"kakor_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
+        run(_drop_orphans)
         run(lambda: execute(ADMIN_URL, f'CREATE DATABASE "{name}"'))
     except ImportError as exc:
         unreachable(f"asyncpg is not installed ({exc})")
