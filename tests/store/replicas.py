@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -45,7 +46,7 @@ class Replica:
         return f"http://127.0.0.1:{self.port}"
 
 
-def serve_command(port: int, database_url: str) -> list[str]:
+def serve_command(port: int, database_url: str, config: Path | None = None) -> list[str]:
     """The command line a replica runs (docker-compose.yml uses the same subcommand and flags)."""
     return [
         sys.executable,
@@ -58,14 +59,15 @@ def serve_command(port: int, database_url: str) -> list[str]:
         str(port),
         "--database",
         database_url,
+        *(["--config", str(config)] if config else []),
     ]
 
 
-def start(database_url: str, keys: Sequence[str]) -> Replica:
+def start(database_url: str, keys: Sequence[str], config: Path | None = None) -> Replica:
     """Start a replica; :func:`wait_ready` before use."""
     port = free_port()
     process = subprocess.Popen(
-        serve_command(port, database_url),
+        serve_command(port, database_url, config),
         env=service_env(keys),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -106,9 +108,11 @@ def stop(replicas: Sequence[Replica]) -> None:
             replica.process.stderr.close()
 
 
-def running(database_url: str, *key_lists: Sequence[str]) -> Iterator[list[Replica]]:
+def running(
+    database_url: str, *key_lists: Sequence[str], config: Path | None = None
+) -> Iterator[list[Replica]]:
     """Generator for fixtures: one ready replica per key list, stopped afterwards."""
-    replicas = [start(database_url, keys) for keys in key_lists]
+    replicas = [start(database_url, keys, config) for keys in key_lists]
     try:
         wait_ready(replicas)
         yield replicas

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from consent_service.audit import AuditRow
-from consent_service.settings import Secret
+from consent_service.settings import DEMO_CONFIG, Secret
 from consent_service.store import open_store
 from consent_service.tokens import TokenSigner
 
@@ -41,8 +41,14 @@ def replica_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def two_replicas(replica_database: str) -> Iterator[list[rp.Replica]]:
-    yield from rp.running(replica_database, [KEY], [KEY])
+def two_replicas(
+    replica_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[rp.Replica]]:
+    """Two replicas serving two sites (the demo site and a copy named ``other``)."""
+    config = tmp_path_factory.mktemp("sites") / "sites.toml"
+    demo = DEMO_CONFIG.read_text()
+    config.write_text(demo + "\n" + demo.replace("[sites.demo", "[sites.other"))
+    yield from rp.running(replica_database, [KEY], [KEY], config=config)
 
 
 async def stored_rows(database_url: str) -> list[AuditRow]:
@@ -55,14 +61,18 @@ async def stored_rows(database_url: str) -> list[AuditRow]:
 
 
 async def post_many(urls: list[str], total: int, concurrency: int) -> list[httpx.Response]:
-    """``total`` consents, spread round-robin over ``urls``, ``concurrency`` at a time."""
+    """``total`` consents, spread round-robin over ``urls`` and over both sites,
+    ``concurrency`` at a time."""
     limit = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(timeout=30) as client:
 
         async def one(i: int) -> httpx.Response:
             async with limit:
-                body = {"action": "save", "choices": {"statistics": i % 2 == 0}, "language": "sv"}
-                return await client.post(urls[i % len(urls)] + CONSENT, json=body)
+                body = {"action": "save", "choices": {"statistics": i % 3 == 0}, "language": "sv"}
+                site = ("demo", "other")[i // len(urls) % 2]
+                return await client.post(
+                    f"{urls[i % len(urls)]}/v1/sites/{site}/consent", json=body
+                )
 
         return await asyncio.gather(*(one(i) for i in range(total)))
 
@@ -86,6 +96,7 @@ def test_concurrent_writes_through_two_replicas_all_land_on_one_chain_C19_C22(
     assert [a.status_code for a in answers] == [201] * total
     rows = asyncio.run(stored_rows(replica_database))
     assert len(rows) - before == total
+    assert {r.site_id for r in rows[before:]} == {"demo", "other"}
     assert {a.json()["consent_id"] for a in answers} <= {r.consent_id for r in rows}
 
     verify = subprocess.run(
