@@ -34,9 +34,10 @@ from consent_service.audit import GENESIS, ConsentEvent, chain
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 from consent_service.store import open_store
-from consent_service.store.sqlite import _INSERT, _params
+from consent_service.store.sqlite import _COLUMNS, _ROW_PLACEHOLDERS, _params
 
 KEY = "bench-key-0123456789abcdef"
+_INSERT = f"INSERT INTO consent_events ({_COLUMNS}) VALUES {_ROW_PLACEHOLDERS}"
 
 
 def seed(path: Path, rows: int, batch: int = 20_000) -> float:

@@ -8,6 +8,7 @@ export.Exporter`` and is streamed, oldest first, in constant memory.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import accesslog
-from .audit import anchors_from, format_time
+from .audit import AuditRow, anchors_from, format_time, parse_time
 from .auth import OFFICER, VIEWER, FailureThrottle, Principal, authenticate
 from .errors import InvalidField, NotFound
 from .export import FORMATS, MEDIA_TYPES, Exporter, Manifest
@@ -151,9 +152,7 @@ async def _export_setup(request: Request, action: str) -> tuple[AppState, Manife
     return st, manifest
 
 
-def _rows(st: AppState, manifest: Manifest) -> Any:
-    from .audit import parse_time
-
+def _rows(st: AppState, manifest: Manifest) -> AsyncIterator[AuditRow]:
     return st.store.iter_rows(
         site_id=manifest.site_id,
         since=parse_time(manifest.since) if manifest.since else None,

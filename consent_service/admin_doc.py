@@ -107,6 +107,29 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
 }
 
 OPENAPI: dict[str, Any] = {
+    "/admin": {
+        "get": {
+            "summary": "Redirect to the admin page",
+            "responses": {"308": {"description": "Location: /admin/"}},
+        }
+    },
+    "/admin/{asset}": {
+        "get": {
+            "summary": "The admin page's script and stylesheet (admin.js, admin.css)",
+            "parameters": [
+                {
+                    "name": "asset",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["admin.js", "admin.css"]},
+                }
+            ],
+            "responses": {
+                "200": {"description": "JavaScript or CSS"},
+                "404": error_response("No such asset"),
+            },
+        }
+    },
     "/admin/": {
         "get": {
             "summary": "The privacy officer's page (sign in with a token)",

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
-from . import admin, api, retention
+from . import admin, api, declaration, gate, retention
 from .errors import ApiError, error_response
 from .metrics import Metrics
 from .observe import RequestMetrics
@@ -56,11 +56,9 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             await state.recorder.stop()
             await store.close()
 
-    routes: list[BaseRoute] = [
-        *api.routes(),
-        *admin.routes(),
-        Route("/openapi.json", openapi_json),
-    ]
+    routes: list[BaseRoute] = [*api.routes(), Route("/openapi.json", openapi_json)]
+    routes += [*gate.routes(), *declaration.routes()]
+    routes += admin.routes()
     if settings.demo:
         from . import demo
 

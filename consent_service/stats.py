@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from .audit import format_time
 from .sites import Site
 from .store import DayCounts, Store
 
@@ -63,8 +64,6 @@ async def site_stats(
     store: Store, site: Site, since: datetime | None, until: datetime | None
 ) -> dict[str, Any]:
     """The ``GET …/stats`` answer for ``site`` over ``[since, until)``."""
-    from .audit import format_time
-
     days = await store.daily_stats(site.id, since, until, site.category_ids, site.optional_ids)
     return {
         "site": site.id,

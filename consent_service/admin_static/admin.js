@@ -236,7 +236,7 @@
     const select = $("site");
     select.replaceChildren();
     for (const site of state.me.sites) {
-      const option = el("option", site.name + " (" + site.id + ")");
+      const option = el("option", site.name === site.id ? site.id : site.name + " · " + site.id);
       option.value = site.id;
       select.append(option);
     }
@@ -346,8 +346,10 @@
     const y = (v) => top + plotH - v * plotH;
     const every = Math.max(1, Math.ceil(days.length / 8));
     days.forEach((day, i) => {
-      if (i % every === 0 || i === days.length - 1) {
-        root.append(svg("text", { x: x(i), y: height - 18, "text-anchor": "middle" }, day.date));
+      const last = i === days.length - 1;
+      if ((i % every === 0 && days.length - 1 - i >= every / 2) || last) {
+        const anchor = days.length > 1 && last ? "end" : i === 0 && days.length > 1 ? "start" : "middle";
+        root.append(svg("text", { x: x(i), y: height - 18, "text-anchor": anchor }, day.date));
       }
     });
     series.forEach((s, index) => {

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from ..audit import format_time
+
 
 @dataclass(frozen=True)
 class AdminToken:
@@ -38,8 +40,6 @@ class AccessEntry:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        from ..audit import format_time
-
         return {
             "id": self.id,
             "at": format_time(self.at),

@@ -1,15 +1,21 @@
-"""The embedded default store: one SQLite file in WAL mode, through aiosqlite.
+"""The embedded default store: one SQLite file in WAL mode.
 
-One connection writes (every append is one ``BEGIN IMMEDIATE`` transaction, committed
-with ``synchronous=FULL`` before the caller hears back); another reads, so exports
-never wait for writes.
+Reads go through aiosqlite. Appends use a connection of their own: the batch is
+staged on the event loop (``BEGIN IMMEDIATE``, read the chain heads, one multi-row
+``INSERT`` — microseconds, no disk wait) and only ``COMMIT``, which fsyncs under
+``synchronous=FULL``, runs on a dedicated thread. That is one thread hop per batch:
+every extra hop would have to win the GIL back from a busy event loop, and group
+commit would stall on those waits rather than on the disk. If another process holds
+the write lock, the whole batch moves to the thread instead, so the loop never blocks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +39,9 @@ _COLUMNS = (
     "seq, event_id, site_id, consent_id, action, choices, policy_version, texts_hash, language, "
     "widget_version, page, ip, browser, gpc, created_at, prev_hash, hash, detail"
 )
-_INSERT = f"INSERT INTO consent_events ({_COLUMNS}) VALUES ({', '.join('?' * 18)})"
+_ROW_PLACEHOLDERS = "(" + ", ".join("?" * 18) + ")"
+#: Rows per INSERT statement: well under SQLite's 32,766 bound parameters.
+_ROWS_PER_INSERT = 500
 _DECISION = "action IN (" + ", ".join(f"'{a}'" for a in DECISION_ACTIONS) + ")"
 _TOKEN_COLUMNS = "token_id, token_hash, role, sites, label, created_at, revoked_at"  # noqa: S105 - column names
 _ACCESS_COLUMNS = "id, at, token_id, role, site_id, action, detail"
@@ -65,8 +73,11 @@ class SqliteStore(Store):
         self.path = sqlite_path(url)
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        # One writer connection: its transactions (appends, token and access-log writes,
-        # purges) must not interleave, so each holds this lock from BEGIN to COMMIT.
+        self._append_thread: ThreadPoolExecutor | None = None
+        self._append_conn: sqlite3.Connection | None = None
+        self._append_lock = asyncio.Lock()
+        # Token and access-log writes go through the aiosqlite writer; its transactions
+        # must not interleave, so each holds this lock from BEGIN to COMMIT.
         self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
@@ -75,9 +86,23 @@ class SqliteStore(Store):
         try:
             self._writer = await self._connect()
             self._reader = await self._connect()
+            self._append_thread = ThreadPoolExecutor(1, thread_name_prefix="kakor-sqlite-append")
+            self._append_conn = await self._in_append_thread(self._connect_sync)
         except Exception as exc:
             await self.close()
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
+
+    def _connect_sync(self) -> sqlite3.Connection:
+        # Used by the loop (staging) and the append thread (commit), never at once.
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        for pragma in _PRAGMAS:
+            conn.execute(pragma)
+        return conn
+
+    async def _in_append_thread(self, func: Any, *args: Any) -> Any:
+        if self._append_thread is None:
+            raise StoreError("the store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._append_thread, func, *args)
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -86,6 +111,12 @@ class SqliteStore(Store):
         return conn
 
     async def close(self) -> None:
+        if self._append_conn is not None:
+            await self._in_append_thread(self._append_conn.close)
+            self._append_conn = None
+        if self._append_thread is not None:
+            self._append_thread.shutdown(wait=True)
+            self._append_thread = None
         for conn in (self._writer, self._reader):
             if conn is not None:
                 await conn.close()
@@ -142,39 +173,79 @@ class SqliteStore(Store):
     ) -> list[AuditRow]:
         if not events:
             return []
-        async with self._write_lock:
-            conn = self._w
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = await self._append_in_transaction(events, texts)
-                await conn.commit()
-            except BaseException:
-                if conn.in_transaction:
-                    await conn.rollback()
-                raise
-            return rows
+        async with self._append_lock:  # one transaction at a time on the append connection
+            return await self._append(events, texts)
 
-    async def _append_in_transaction(
-        self, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot] = ()
+    async def _append(
+        self, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
     ) -> list[AuditRow]:
-        """Chain and insert ``events``; the caller holds ``BEGIN IMMEDIATE`` and commits."""
-        conn = self._w
-        async with conn.execute("SELECT COALESCE(MAX(seq), 0) FROM consent_events") as cur:
-            last = await cur.fetchone()
+        conn = self._append_conn
+        if conn is None:
+            raise StoreError("the store is not open")
+        try:
+            conn.execute("PRAGMA busy_timeout=0")
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # another process writes: wait for it off the loop
+            conn.execute("PRAGMA busy_timeout=10000")
+            rows: list[AuditRow] = await self._in_append_thread(self._append_locking, events, texts)
+            return rows
+        try:
+            rows = self._stage(conn, events, texts)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        await self._in_append_thread(self._commit, conn)
+        return rows
+
+    def _append_locking(
+        self, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
+    ) -> list[AuditRow]:
+        conn = self._append_conn
+        if conn is None:
+            raise StoreError("the store is not open")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self._stage(conn, events, texts)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._commit(conn)
+        return rows
+
+    @staticmethod
+    def _commit(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _stage(
+        conn: sqlite3.Connection, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
+    ) -> list[AuditRow]:
+        """Inside an open write transaction: chain after the stored heads and insert."""
+        last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM consent_events").fetchone()
         heads: dict[str, str] = {}
         for site_id in {e.site_id for e in events}:
-            async with conn.execute(
+            head = conn.execute(
                 "SELECT hash FROM consent_events WHERE site_id = ? ORDER BY seq DESC LIMIT 1",
                 (site_id,),
-            ) as cur:
-                head = await cur.fetchone()
+            ).fetchone()
             if head is not None:
                 heads[site_id] = head[0]
-        rows = chain(events, int(last[0] if last else 0) + 1, heads)
-        await conn.executemany(_INSERT, [_params(r) for r in rows])
+        rows = chain(events, int(last[0]) + 1, heads)
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            conn.execute(
+                f"INSERT INTO consent_events ({_COLUMNS}) VALUES "
+                + ", ".join([_ROW_PLACEHOLDERS] * len(chunk)),
+                [value for row in chunk for value in _params(row)],
+            )
         if texts:
             now = format_time(datetime.now(UTC))
-            await conn.executemany(
+            conn.executemany(
                 "INSERT OR IGNORE INTO consent_texts VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (
@@ -384,36 +455,36 @@ class SqliteStore(Store):
         ]
 
     async def purge(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
-        async with self._write_lock:
-            return await self._purge(site_id, before, now)
+        async with self._append_lock:  # the chain's writer: no append can slip in between
+            result: PurgeResult = await self._in_append_thread(
+                self._purge_locking, site_id, before, now
+            )
+            return result
 
-    async def _purge(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
-        conn = self._w
-        await conn.execute("BEGIN IMMEDIATE")
+    def _purge_locking(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
+        """On the append thread: summarise, append the checkpoint, delete; one transaction."""
+        conn = self._append_conn
+        if conn is None:
+            raise StoreError("the store is not open")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            async with conn.execute(
+            keep = conn.execute(
                 "SELECT MIN(seq) FROM consent_events WHERE site_id = ? AND created_at >= ?",
                 (site_id, format_time(before)),
-            ) as cur:
-                keep = await cur.fetchone()
-            cutoff = keep[0] if keep and keep[0] is not None else None
-            bound, bound_args = ("seq < ?", [cutoff]) if cutoff is not None else ("1 = 1", [])
-            async with conn.execute(
+            ).fetchone()
+            bound, args = ("seq < ?", [keep[0]]) if keep[0] is not None else ("1 = 1", [])
+            count, first_seq, last_seq = conn.execute(
                 f"SELECT COUNT(*), MIN(seq), MAX(seq) FROM consent_events "
                 f"WHERE site_id = ? AND {bound}",
-                (site_id, *bound_args),
-            ) as cur:
-                summary = await cur.fetchone()
-            count = int(summary[0]) if summary else 0
-            if not summary or count == 0:
-                await conn.rollback()
+                (site_id, *args),
+            ).fetchone()
+            if not count:
+                conn.execute("ROLLBACK")
                 return PurgeResult(site_id, 0)
-            first_seq, last_seq = int(summary[1]), int(summary[2])
-            async with conn.execute(
+            continued_from = conn.execute(
                 "SELECT hash FROM consent_events WHERE seq = ?", (last_seq,)
-            ) as cur:
-                last = await cur.fetchone()
-            continued_from = str(last[0]) if last else ""
+            ).fetchone()[0]
             detail = {
                 "purged_rows": count,
                 "first_seq": first_seq,
@@ -421,17 +492,14 @@ class SqliteStore(Store):
                 "before": format_time(before),
                 "continued_from": continued_from,
             }
-            [checkpoint] = await self._append_in_transaction(
-                [checkpoint_event(site_id, detail, now)]
-            )
-            await conn.execute(
+            [checkpoint] = self._stage(conn, [checkpoint_event(site_id, detail, now)], ())
+            conn.execute(
                 "DELETE FROM consent_events WHERE site_id = ? AND seq <= ?", (site_id, last_seq)
             )
-            await conn.commit()
         except BaseException:
-            if conn.in_transaction:
-                await conn.rollback()
+            conn.execute("ROLLBACK")
             raise
+        self._commit(conn)
         return PurgeResult(site_id, count, first_seq, last_seq, continued_from, checkpoint.seq)
 
     async def last_seq(self) -> int:
