@@ -247,7 +247,11 @@ OPENAPI: dict[str, Any] = {
                 SITE_PARAM,
                 {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer"}},
             ],
-            "responses": {"200": json_response("Entries", {"type": "object"}), **_AUTH_ERRORS},
+            "responses": {
+                "200": json_response("Entries", {"type": "object"}),
+                "422": error_response("limit is not an integer (it is clamped to 1-1000)"),
+                **_AUTH_ERRORS,
+            },
         }
     },
     "/admin/v1/log/verify": {

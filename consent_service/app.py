@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from . import admin, api, declaration, gate, retention
 from .errors import ApiError, error_response
+from .limits import HeaderLimit
 from .metrics import Metrics
 from .observe import RequestMetrics
 from .openapi import openapi_json
@@ -65,7 +66,10 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         routes += demo.routes()
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestMetrics, metrics=metrics)],
+        middleware=[
+            Middleware(RequestMetrics, metrics=metrics),
+            Middleware(HeaderLimit, max_bytes=settings.max_header_bytes),
+        ],
         exception_handlers={
             ApiError: error_response,
             HTTPException: error_response,

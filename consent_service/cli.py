@@ -91,6 +91,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         "access_log": False,  # access logs would hold raw IP addresses
         "log_level": os.environ.get("CONSENT_LOG_LEVEL", "info"),
         "server_header": False,
+        **_hardening(settings),
     }
     if args.workers > 1:
         os.environ["CONSENT_DATABASE_URL"] = settings.database_url
@@ -106,6 +107,21 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
     uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def _hardening(settings: Settings) -> dict[str, object]:
+    """Server limits against abusive clients (see docs/security.md).
+
+    h11, not httptools: httptools buffers headers of any size, h11 closes a connection
+    whose headers are still incomplete past ``max_header_bytes`` (400); a complete
+    request over it gets 431 from :class:`~consent_service.limits.HeaderLimit`.
+    """
+    return {
+        "http": "h11",
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "limit_concurrency": settings.max_connections or None,
+    }
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
