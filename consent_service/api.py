@@ -1,0 +1,208 @@
+"""The public routes of contract v1: site config, consent, health, GPC, metrics.
+
+A consent goes ``record → consent.parse_decision → tokens.sign → recorder → store``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from . import consent
+from .audit import AuditRow, ConsentEvent, format_time
+from .errors import ApiError, NotFound, RateLimited, StoreUnavailable
+from .guards import (
+    allowed_origin,
+    client_address,
+    cors_headers,
+    own_origin,
+    preflight_headers,
+    read_json,
+    set_cookie_header,
+)
+from .privacy import browser_family, minimise_ip
+from .sites import Site
+from .state import AppState, get_state
+from .store import StoreError
+from .tokens import new_consent_id
+
+GPC_STATEMENT = {"gpc": True, "lastUpdate": "2026-11-01"}
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def site_config(request: Request) -> Response:
+    """``GET /v1/sites/{site}/config``: the site's public configuration."""
+    st = get_state(request)
+    site = st.sites.get(request.path_params["site"])
+    body = json.dumps(site.public_config(own_origin(request)), ensure_ascii=False).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "public, max-age=300",
+        "Access-Control-Allow-Origin": "*",
+        "Vary": "Accept-Encoding",
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+async def consent_route(request: Request) -> Response:
+    """``/v1/sites/{site}/consent``: record (POST), read (GET), withdraw (DELETE), preflight."""
+    st = get_state(request)
+    site = st.sites.get(request.path_params["site"])
+    origin = allowed_origin(site, request)
+    if request.method == "OPTIONS":
+        headers = preflight_headers(origin) if origin else {"Allow": "GET, POST, DELETE, OPTIONS"}
+        return Response(status_code=204, headers=headers)
+    cors = cors_headers(origin)
+    try:
+        if request.method == "GET":
+            return _current(st, site, request, cors)
+        _limit(st, site, request)
+        if request.method == "POST":
+            body = await read_json(request, st.settings.max_body_bytes)
+            decision = consent.parse_decision(
+                site, body, gpc_header=request.headers.get("sec-gpc") == "1"
+            )
+            status = 201
+        else:
+            body = await read_json(request, st.settings.max_body_bytes, optional=True)
+            decision = consent.parse_withdrawal(site, body)
+            status = 200
+        row, token = await _record(st, site, request, decision)
+    except ApiError as exc:
+        exc.headers.update(cors)
+        raise
+    return _answer(site, request, row, token, status, cors)
+
+
+async def _record(
+    st: AppState, site: Site, request: Request, decision: consent.Decision
+) -> tuple[AuditRow, str]:
+    """Sign first, then commit: nothing that can fail runs after the row is durable."""
+    previous = st.signer.verify(
+        site.id,
+        decision.token
+        or request.headers.get("kakor-token")
+        or request.cookies.get(site.cookie_name),
+        site.consent_lifetime_days * 86400,
+    )
+    event = ConsentEvent(
+        site_id=site.id,
+        consent_id=previous.consent_id if previous else new_consent_id(),
+        action=decision.action,
+        choices=decision.choices,
+        policy_version=decision.policy_version,
+        texts_hash=site.texts_hash(decision.language),
+        language=decision.language,
+        widget_version=decision.widget_version,
+        page=decision.page,
+        ip=minimise_ip(client_address(request), mode=site.ip_mode, key=st.ip_hash_key),
+        browser=browser_family(request.headers.get("user-agent")),
+        gpc=decision.gpc,
+        created_at=st.now(),
+    )
+    token = st.signer.sign(
+        site.id, event.consent_id, site.policy_version, consent.encode_mask(site, event.choices)
+    )
+    try:
+        return await st.recorder.record(event, st.snapshot(site, decision.language)), token
+    except StoreError as exc:
+        raise StoreUnavailable(str(exc)) from None
+
+
+def _limit(st: AppState, site: Site, request: Request) -> None:
+    wait = st.limiter.hit(site.id, client_address(request), st.rate_limit(site))
+    if wait:
+        raise RateLimited(
+            "too many consent writes from this address; try again shortly",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+
+
+def _current(st: AppState, site: Site, request: Request, cors: dict[str, str]) -> Response:
+    token_value = request.headers.get("kakor-token") or request.cookies.get(site.cookie_name)
+    token = st.signer.verify(site.id, token_value, site.consent_lifetime_days * 86400)
+    choices = consent.decode_mask(site, token.mask) if token else None
+    if token is None or token.policy_version != site.policy_version or choices is None:
+        raise NotFound(
+            "no valid consent for this site",
+            code="no_consent",
+            headers={**cors, **_NO_STORE, "Vary": "Origin, Cookie"},
+        )
+    given = consent.to_utc(token.given_at)
+    body = _body(token.consent_id, choices, token.policy_version, given, site, token_value or "")
+    return JSONResponse(body, headers={**cors, **_NO_STORE, "Vary": "Origin, Cookie"})
+
+
+def _answer(
+    site: Site, request: Request, row: AuditRow, token: str, status: int, cors: dict[str, str]
+) -> Response:
+    body = _body(row.consent_id, dict(row.choices), row.policy_version, row.created_at, site, token)
+    headers = {**cors, **_NO_STORE, "Set-Cookie": set_cookie_header(site, request, token)}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _body(
+    consent_id: str, choices: dict[str, bool], version: str, given: Any, site: Site, token: str
+) -> dict[str, Any]:
+    return {
+        "consent_id": consent_id,
+        "choices": choices,
+        "policy_version": version,
+        "given_at": format_time(given),
+        "expires_at": format_time(consent.expires_at(site, given)),
+        "token": token,
+    }
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: the store answers."""
+    try:
+        await get_state(request).store.ping()
+    except StoreError as exc:
+        raise StoreUnavailable(str(exc)) from None
+    return JSONResponse({"status": "ready"})
+
+
+async def gpc_json(request: Request) -> Response:
+    """The Global Privacy Control support statement (C16)."""
+    return JSONResponse(GPC_STATEMENT, headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    st = get_state(request)
+    try:
+        rows: int | None = await st.store.row_count()
+    except StoreError:
+        rows = None
+    return PlainTextResponse(
+        st.metrics.render(rows), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
+
+
+def routes() -> list[Route]:
+    """The public routes, in the order they are matched."""
+    return [
+        Route("/v1/sites/{site}/config", site_config, methods=["GET"]),
+        Route(
+            "/v1/sites/{site}/consent", consent_route, methods=["GET", "POST", "DELETE", "OPTIONS"]
+        ),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/.well-known/gpc.json", gpc_json, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]

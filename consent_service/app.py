@@ -1,0 +1,86 @@
+"""``create_app(settings)`` builds the whole service; the lifespan opens and closes the store."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Route
+
+from . import api
+from .errors import ApiError, error_response
+from .metrics import Metrics
+from .observe import RequestMetrics
+from .openapi import openapi_json
+from .ratelimit import RateLimiter
+from .recorder import Recorder
+from .settings import Settings
+from .sites import load_sites
+from .state import AppState
+from .store import open_store
+from .tokens import TokenSigner
+
+
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> Starlette:
+    """The ASGI app for ``settings``; the site config is validated here, before serving."""
+    settings.require_keys()
+    sites = load_sites(settings.config_path)
+    store = open_store(settings.database_url)
+    metrics = Metrics()
+    state = AppState(
+        settings=settings,
+        sites=sites,
+        store=store,
+        recorder=Recorder(store, metrics, settings.write_batch_max),
+        signer=TokenSigner(settings.secret_keys, clock=clock),
+        limiter=RateLimiter(),
+        metrics=metrics,
+        clock=clock,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            await store.migrate()
+            state.recorder.start()
+            yield
+        finally:
+            await state.recorder.stop()
+            await store.close()
+
+    routes: list[BaseRoute] = [*api.routes(), Route("/openapi.json", openapi_json)]
+    if settings.demo:
+        from . import demo
+
+        routes += demo.routes()
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestMetrics, metrics=metrics)],
+        exception_handlers={
+            ApiError: error_response,
+            HTTPException: error_response,
+            Exception: error_response,
+        },
+        lifespan=lifespan,
+    )
+    app.state.kakor = state
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """App factory for ``uvicorn --factory`` and multi-worker runs: settings from the environment."""
+    settings = Settings.from_env()
+    if settings.demo or _env_flag("CONSENT_DEMO"):
+        settings = settings.with_demo_key()
+    return create_app(settings)
+
+
+def _env_flag(name: str) -> bool:
+    import os
+
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")

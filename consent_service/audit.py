@@ -1,0 +1,242 @@
+"""The audit log: consent events, the hash chain that makes tampering show, and verify.
+
+Each site has its own chain. A row's ``hash`` is SHA-256 over its ``prev_hash`` and
+the canonical JSON of every other field, ``seq`` included, so an edited, deleted or
+reordered row breaks the chain (C22). Rows are only ever appended (C19).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .sites import canonical_json
+
+GENESIS = "0" * 64
+#: Fields of a row in the order exports list them.
+ROW_FIELDS = (
+    "seq",
+    "event_id",
+    "site_id",
+    "consent_id",
+    "action",
+    "choices",
+    "policy_version",
+    "texts_hash",
+    "language",
+    "widget_version",
+    "page",
+    "ip",
+    "browser",
+    "gpc",
+    "created_at",
+    "prev_hash",
+    "hash",
+)
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    """One consent event before it has a place in the chain.
+
+    ``choices`` has every category of the site, explicit; ``ip`` and ``browser`` are
+    already minimised; ``created_at`` is UTC server time.
+    """
+
+    site_id: str
+    consent_id: str
+    action: str
+    choices: Mapping[str, bool]
+    policy_version: str
+    texts_hash: str
+    language: str
+    widget_version: str
+    page: str
+    ip: str
+    browser: str
+    gpc: bool
+    created_at: datetime
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """A stored event: the event plus its place in the chain."""
+
+    seq: int
+    event_id: str
+    site_id: str
+    consent_id: str
+    action: str
+    choices: Mapping[str, bool]
+    policy_version: str
+    texts_hash: str
+    language: str
+    widget_version: str
+    page: str
+    ip: str
+    browser: str
+    gpc: bool
+    created_at: datetime
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, in :data:`ROW_FIELDS` order."""
+        data = asdict(self)
+        data["choices"] = dict(self.choices)
+        data["created_at"] = format_time(self.created_at)
+        return {name: data[name] for name in ROW_FIELDS}
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of checking the chain."""
+
+    rows_checked: int
+    ok: bool
+    first_broken_seq: int | None = None
+    site_id: str | None = None
+    reason: str | None = None
+    heads: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as the admin API and the CLI print it."""
+        return {
+            "ok": self.ok,
+            "rows_checked": self.rows_checked,
+            "first_broken": None
+            if self.ok
+            else {"seq": self.first_broken_seq, "site_id": self.site_id, "reason": self.reason},
+        }
+
+
+def format_time(moment: datetime) -> str:
+    """UTC ISO 8601 with microseconds and a ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Inverse of :func:`format_time`."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def row_hash(seq: int, prev_hash: str, event: ConsentEvent | AuditRow) -> str:
+    """SHA-256 of the previous hash and the canonical JSON of the row's content."""
+    content = {
+        "seq": seq,
+        "event_id": event.event_id,
+        "site_id": event.site_id,
+        "consent_id": event.consent_id,
+        "action": event.action,
+        "choices": dict(event.choices),
+        "policy_version": event.policy_version,
+        "texts_hash": event.texts_hash,
+        "language": event.language,
+        "widget_version": event.widget_version,
+        "page": event.page,
+        "ip": event.ip,
+        "browser": event.browser,
+        "gpc": event.gpc,
+        "created_at": format_time(event.created_at),
+    }
+    return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + canonical_json(content)).hexdigest()
+
+
+def link(event: ConsentEvent, seq: int, prev_hash: str) -> AuditRow:
+    """Give ``event`` its place in the chain after ``prev_hash``."""
+    return AuditRow(
+        seq=seq,
+        event_id=event.event_id,
+        site_id=event.site_id,
+        consent_id=event.consent_id,
+        action=event.action,
+        choices=dict(event.choices),
+        policy_version=event.policy_version,
+        texts_hash=event.texts_hash,
+        language=event.language,
+        widget_version=event.widget_version,
+        page=event.page,
+        ip=event.ip,
+        browser=event.browser,
+        gpc=event.gpc,
+        created_at=event.created_at,
+        prev_hash=prev_hash,
+        hash=row_hash(seq, prev_hash, event),
+    )
+
+
+def chain(
+    events: Iterable[ConsentEvent], next_seq: int, heads: Mapping[str, str]
+) -> list[AuditRow]:
+    """Link ``events`` in order, numbering from ``next_seq``, each after its site's head."""
+    current = dict(heads)
+    rows = []
+    for offset, event in enumerate(events):
+        row = link(event, next_seq + offset, current.get(event.site_id, GENESIS))
+        current[event.site_id] = row.hash
+        rows.append(row)
+    return rows
+
+
+class ChainVerifier:
+    """Checks rows fed oldest first; memory is one hash per site."""
+
+    def __init__(self, anchors: Mapping[str, Iterable[str]] | None = None) -> None:
+        self._heads: dict[str, str] = {}
+        self._anchors = {site: set(hashes) for site, hashes in (anchors or {}).items()}
+        self._last_seq = 0
+        self.rows_checked = 0
+        self.broken: tuple[int, str, str] | None = None
+
+    def feed(self, row: AuditRow) -> bool:
+        """Check one row; False (and :attr:`broken` set) at the first broken one."""
+        if self.broken is not None:
+            return False
+        self.rows_checked += 1
+        expected_prev = self._heads.get(row.site_id)
+        if row.seq <= self._last_seq:
+            self.broken = (row.seq, row.site_id, "sequence out of order")
+        elif (
+            expected_prev is None
+            and row.prev_hash != GENESIS
+            and (row.prev_hash not in self._anchors.get(row.site_id, ()))
+        ):
+            self.broken = (row.seq, row.site_id, "first row does not start the chain")
+        elif expected_prev is not None and row.prev_hash != expected_prev:
+            self.broken = (row.seq, row.site_id, "prev_hash does not match the previous row")
+        elif row_hash(row.seq, row.prev_hash, row) != row.hash:
+            self.broken = (row.seq, row.site_id, "row content does not match its hash")
+        if self.broken is not None:
+            return False
+        self._heads[row.site_id] = row.hash
+        self._last_seq = row.seq
+        return True
+
+    def result(self) -> VerifyResult:
+        """What was found so far."""
+        if self.broken is None:
+            return VerifyResult(self.rows_checked, True, heads=dict(self._heads))
+        seq, site_id, reason = self.broken
+        return VerifyResult(self.rows_checked, False, seq, site_id, reason, dict(self._heads))
+
+
+async def verify_rows(
+    rows: AsyncIterator[AuditRow], anchors: Mapping[str, Iterable[str]] | None = None
+) -> VerifyResult:
+    """Walk ``rows`` (oldest first) and report the first broken one."""
+    verifier = ChainVerifier(anchors)
+    async for row in rows:
+        if not verifier.feed(row):
+            break
+    return verifier.result()
+
+
+def choices_json(choices: Mapping[str, bool]) -> str:
+    """How ``choices`` is stored: compact JSON in config order."""
+    return json.dumps(dict(choices), separators=(",", ":"))

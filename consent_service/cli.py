@@ -1,0 +1,163 @@
+"""The command line: ``consent-service serve | migrate | verify | demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .audit import verify_rows
+from .settings import DEMO_CONFIG, Settings, SettingsError
+from .sites import ConfigError
+from .store import StoreError, open_store
+
+
+def _database_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="database URL, e.g. sqlite:///var/kakor.db or postgresql://user@host/db "
+        "(default: $CONSENT_DATABASE_URL or sqlite:///var/kakor.db)",
+    )
+
+
+def _server_args(parser: argparse.ArgumentParser, port: int) -> None:
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=port, help=f"port to listen on (default {port})"
+    )
+    parser.add_argument(
+        "--config", type=Path, help="site config TOML (default: $CONSENT_CONFIG or the demo site)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    _database_arg(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="consent-service", description="kakor: cookie consent with proof."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the service", description="Run the consent service.")
+    _server_args(serve, 8000)
+    serve.set_defaults(func=cmd_serve)
+    demo = sub.add_parser(
+        "demo",
+        help="run the service with the demo site at /",
+        description="Run the service and the demo site (SQLite, generated signing key).",
+    )
+    _server_args(demo, 8000)
+    demo.set_defaults(func=cmd_demo)
+    migrate = sub.add_parser(
+        "migrate", help="apply database migrations", description="Apply pending migrations."
+    )
+    _database_arg(migrate)
+    migrate.set_defaults(func=cmd_migrate)
+    verify = sub.add_parser(
+        "verify",
+        help="check the audit log's hash chain",
+        description="Check every row of the audit log; exit 1 and name the first broken row.",
+    )
+    _database_arg(verify)
+    verify.set_defaults(func=cmd_verify)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        database_url=getattr(args, "database", None), config_path=getattr(args, "config", None)
+    )
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "proxy_headers": True,
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
+        "access_log": False,  # access logs would hold raw IP addresses
+        "log_level": os.environ.get("CONSENT_LOG_LEVEL", "info"),
+        "server_header": False,
+    }
+    if args.workers > 1:
+        os.environ["CONSENT_DATABASE_URL"] = settings.database_url
+        os.environ["CONSENT_CONFIG"] = str(settings.config_path)
+        os.environ["CONSENT_SECRET_KEYS"] = ",".join(k.reveal() for k in settings.secret_keys)
+        if settings.demo:
+            os.environ["CONSENT_DEMO"] = "1"
+        uvicorn.run(
+            "consent_service.app:create_app_from_env", factory=True, workers=args.workers, **options
+        )
+        return 0
+    from .app import create_app
+
+    uvicorn.run(create_app(settings), **options)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``serve``: the API with the configured sites."""
+    return _run(_settings(args), args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``demo``: the API plus the demo page, with a local signing key if none is set."""
+    settings = _settings(args)
+    if args.config is None and "CONSENT_CONFIG" not in os.environ:
+        settings = Settings.from_env(database_url=args.database, config_path=DEMO_CONFIG)
+    settings = settings.with_demo_key()
+    print(f"kakor demo: http://{args.host}:{args.port}/", file=sys.stderr)
+    return _run(settings, args)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """``migrate``: apply pending migrations and list them."""
+
+    async def go() -> list[str]:
+        store = open_store(_settings(args).database_url)
+        await store.open()
+        try:
+            return await store.migrate()
+        finally:
+            await store.close()
+
+    applied = asyncio.run(go())
+    print("applied: " + ", ".join(applied) if applied else "up to date")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """``verify``: walk the whole chain; exit 1 at the first broken row."""
+
+    async def go() -> dict[str, object]:
+        store = open_store(_settings(args).database_url)
+        await store.open()
+        try:
+            await store.migrate()
+            return (await verify_rows(store.iter_rows())).to_dict()
+        finally:
+            await store.close()
+
+    result = asyncio.run(go())
+    print(json.dumps(result, indent=2))
+    return 0 if result["ok"] else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``consent-service``."""
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (SettingsError, ConfigError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

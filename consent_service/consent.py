@@ -1,0 +1,195 @@
+"""Pure consent rules: parse a visitor's choice, fill in the required categories, expiry.
+
+No I/O here: everything is a function of the site config and the request body, so
+the rules can be tested exhaustively (C10, C11, C16).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import InvalidField
+from .sites import Site
+
+#: What a visitor's POST may say it is.
+POST_ACTIONS = ("accept-all", "reject-all", "save", "gpc")
+#: Every action an audit row can carry.
+RECORDED_ACTIONS = (*POST_ACTIONS, "withdraw")
+_BODY_KEYS = {"choices", "action", "language", "policy_version", "page", "widget_version", "token"}
+_WITHDRAW_KEYS = {"language", "page", "widget_version", "token"}
+MAX_PAGE = 2048
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A validated decision: every category explicit, the required ones on."""
+
+    choices: dict[str, bool]
+    action: str
+    language: str
+    policy_version: str
+    page: str
+    widget_version: str
+    gpc: bool
+    token: str | None
+
+
+def parse_decision(site: Site, body: Any, *, gpc_header: bool) -> Decision:
+    """Validate a ``POST …/consent`` body against ``site``; raise :class:`InvalidField`.
+
+    ``accept-all`` and ``reject-all`` decide every optional category; ``save`` takes
+    ``choices`` as given (an unticked or absent category is refused, C11); ``gpc``
+    refuses everything. With ``Sec-GPC: 1`` and no action, the decision is a GPC
+    refusal (C16); an explicit opt-in is still honoured and marked ``gpc``.
+    """
+    if not isinstance(body, dict):
+        raise InvalidField("body", "must be a JSON object")
+    unknown = set(body) - _BODY_KEYS
+    if unknown:
+        raise InvalidField(sorted(unknown)[0], "unknown field")
+    action = body.get("action")
+    if action is None and gpc_header:
+        action = "gpc"
+    if not isinstance(action, str) or action not in POST_ACTIONS:
+        raise InvalidField("action", f"must be one of {', '.join(POST_ACTIONS)}")
+    raw_choices = body.get("choices", {})
+    given = _choices(site, raw_choices)
+    optional = site.optional_ids
+    if action == "accept-all":
+        wanted = dict.fromkeys(optional, True)
+    elif action in ("reject-all", "gpc"):
+        wanted = dict.fromkeys(optional, False)
+    else:
+        wanted = {cid: given.get(cid, False) for cid in optional}
+    if action != "save":
+        conflict = [cid for cid, value in given.items() if cid in wanted and wanted[cid] != value]
+        if conflict:
+            raise InvalidField(f"choices.{conflict[0]}", f"contradicts action {action!r}")
+    return Decision(
+        choices=complete(site, wanted),
+        action=action,
+        language=_language(site, body.get("language")),
+        policy_version=_policy_version(site, body.get("policy_version")),
+        page=clean_page(body.get("page")),
+        widget_version=_short(body.get("widget_version"), "widget_version", 32),
+        gpc=gpc_header or action == "gpc",
+        token=_token(body.get("token")),
+    )
+
+
+def parse_withdrawal(site: Site, body: Any) -> Decision:
+    """Validate the optional ``DELETE …/consent`` body: a withdrawal refuses every optional category."""
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise InvalidField("body", "must be a JSON object")
+    unknown = set(body) - _WITHDRAW_KEYS
+    if unknown:
+        raise InvalidField(sorted(unknown)[0], "unknown field")
+    return Decision(
+        choices=complete(site, {}),
+        action="withdraw",
+        language=_language(site, body.get("language")),
+        policy_version=site.policy_version,
+        page=clean_page(body.get("page")),
+        widget_version=_short(body.get("widget_version"), "widget_version", 32),
+        gpc=False,
+        token=_token(body.get("token")),
+    )
+
+
+def complete(site: Site, optional: Mapping[str, bool]) -> dict[str, bool]:
+    """Every category of ``site`` in config order, required ones always true."""
+    return {c.id: True if c.required else bool(optional.get(c.id, False)) for c in site.categories}
+
+
+def encode_mask(site: Site, choices: Mapping[str, bool]) -> int:
+    """The token's bitmask: bit k is the k-th optional category."""
+    return sum(1 << k for k, cid in enumerate(site.optional_ids) if choices.get(cid))
+
+
+def decode_mask(site: Site, mask: int) -> dict[str, bool] | None:
+    """Choices from a token's bitmask, or None if it names categories the site lacks."""
+    optional = site.optional_ids
+    if mask < 0 or mask >> len(optional):
+        return None
+    return complete(site, {cid: bool(mask >> k & 1) for k, cid in enumerate(optional)})
+
+
+def expires_at(site: Site, given_at: datetime) -> datetime:
+    """When a decision given at ``given_at`` lapses (C15: refusals last as long as consents)."""
+    return given_at + timedelta(days=site.consent_lifetime_days)
+
+
+def clean_page(value: Any) -> str:
+    """Origin and path of a page URL, without query string or fragment (C20)."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or len(value) > MAX_PAGE:
+        raise InvalidField("page", f"must be a URL of at most {MAX_PAGE} characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidField("page", "must be an http or https URL")
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path or '/'}"
+
+
+def to_utc(timestamp: int) -> datetime:
+    """A POSIX timestamp as an aware UTC datetime."""
+    return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+def _choices(site: Site, raw: Any) -> dict[str, bool]:
+    if not isinstance(raw, dict):
+        raise InvalidField("choices", "must be an object of category id to true/false")
+    ids = site.category_ids
+    out: dict[str, bool] = {}
+    for key, value in raw.items():
+        if key not in ids:
+            raise InvalidField(f"choices.{key}", "unknown category")
+        if not isinstance(value, bool):
+            raise InvalidField(f"choices.{key}", "must be true or false")
+        if key not in site.required_ids:
+            out[key] = value
+    return out
+
+
+def _language(site: Site, value: Any) -> str:
+    if value is None:
+        return site.default_language
+    if not isinstance(value, str) or value not in site.languages:
+        raise InvalidField("language", f"must be one of {', '.join(site.languages)}")
+    return value
+
+
+def _policy_version(site: Site, value: Any) -> str:
+    if value is None:
+        return site.policy_version
+    if not isinstance(value, str):
+        raise InvalidField("policy_version", "must be a string")
+    if value != site.policy_version:
+        raise InvalidField(
+            "policy_version", f"{value[:40]!r} is not the current policy version; reload the banner"
+        )
+    return value
+
+
+def _short(value: Any, field: str, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidField(field, f"must be a string of at most {limit} characters")
+    return value
+
+
+def _token(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 512:
+        raise InvalidField("token", "must be a string of at most 512 characters")
+    return value

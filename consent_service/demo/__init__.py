@@ -1,0 +1,30 @@
+"""The demo site: Region Västmanland's news page with the kakor banner, served at ``/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..pages import html_headers
+
+HERE = Path(__file__).parent
+SITE_ID = "demo"
+
+
+async def page(request: Request) -> Response:
+    """The demo page with the widget's script tag filled in."""
+    html = (HERE / "page.html").read_text(encoding="utf-8")
+    html = html.replace("{{WIDGET_SRC}}", f"/v1/sites/{SITE_ID}/widget.js")
+    return HTMLResponse(html, headers=html_headers())
+
+
+def routes() -> list[BaseRoute]:
+    """``/`` and ``/demo/assets/…``."""
+    return [
+        Route("/", page, methods=["GET"]),
+        Mount("/demo/assets", StaticFiles(directory=HERE / "assets"), name="demo-assets"),
+    ]

@@ -1,0 +1,144 @@
+"""The one exception tree of the service, and its one JSON shape.
+
+Every refusal is an :class:`ApiError`; :func:`error_response` turns it into
+``{"error": {"code": "snake_case", "message": "human text"}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+
+class ApiError(Exception):
+    """A refusal with an HTTP status, a stable snake_case code and a human message."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+        self.headers = headers or {}
+
+
+class NotFound(ApiError):
+    """Something named in the path does not exist."""
+
+    status = 404
+    code = "not_found"
+
+
+class UnknownSite(NotFound):
+    """The site id is not in the configuration."""
+
+    code = "unknown_site"
+
+    def __init__(self, site_id: str) -> None:
+        super().__init__(f"no site {site_id!r} is configured")
+
+
+class MalformedJson(ApiError):
+    """The body is not valid JSON."""
+
+    status = 400
+    code = "malformed_json"
+
+
+class UnsupportedMediaType(ApiError):
+    """The body is not JSON."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(ApiError):
+    """The body is over the size limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class InvalidField(ApiError):
+    """A field is unknown, missing or of the wrong type; the message names it."""
+
+    status = 422
+    code = "invalid_field"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+class OriginNotAllowed(ApiError):
+    """The request's Origin is not listed for the site."""
+
+    status = 403
+    code = "origin_not_allowed"
+
+
+class RateLimited(ApiError):
+    """Too many writes from one address."""
+
+    status = 429
+    code = "rate_limited"
+
+
+class Unauthorized(ApiError):
+    """Missing or wrong credentials."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    """Valid credentials, but not for this resource."""
+
+    status = 403
+    code = "forbidden"
+
+
+class StoreUnavailable(ApiError):
+    """The store cannot be reached."""
+
+    status = 503
+    code = "store_unavailable"
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """The one error shape."""
+    return {"error": {"code": code, "message": message}}
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """Exception handler: the one JSON error shape for every refusal."""
+    if isinstance(exc, ApiError):
+        return JSONResponse(
+            error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers
+        )
+    if isinstance(exc, HTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=dict(exc.headers or {}),
+        )
+    logging.getLogger("consent_service").error(
+        "unhandled error on %s %s", request.method, request.url.path, exc_info=exc
+    )
+    return JSONResponse(error_body("internal_error", "internal error"), status_code=500)

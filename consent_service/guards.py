@@ -1,0 +1,122 @@
+"""Request guards for the public API: origins and CORS, body limits, client address.
+
+Each guard raises an :class:`~consent_service.errors.ApiError` before anything is
+written, so a refused request never leaves a row behind.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from .errors import MalformedJson, OriginNotAllowed, PayloadTooLarge, UnsupportedMediaType
+from .sites import Site
+
+_JSON_TYPES = ("application/json", "text/plain")
+CORS_METHODS = "GET, POST, DELETE, OPTIONS"
+CORS_HEADERS = "Content-Type, Kakor-Token"
+CORS_MAX_AGE = "86400"
+
+
+def own_origin(request: Request) -> str:
+    """The origin this service is reached on, as the browser sees it."""
+    host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+    return f"{request.url.scheme}://{host}"
+
+
+def allowed_origin(site: Site, request: Request) -> str | None:
+    """The request's Origin if ``site`` lists it (``"self"`` = this service); None if absent.
+
+    Raises :class:`OriginNotAllowed` for an Origin the site does not list. A request with
+    no Origin (a server, a script, a same-origin GET) is not refused for that alone.
+    """
+    origin = request.headers.get("origin")
+    if origin is None:
+        return None
+    if origin in site.origins or ("self" in site.origins and origin == own_origin(request)):
+        return origin
+    raise OriginNotAllowed(f"origin {origin[:100]!r} is not allowed for site {site.id!r}")
+
+
+def cors_headers(origin: str | None) -> dict[str, str]:
+    """Credentialed CORS headers for an allowed origin (nothing without one)."""
+    if origin is None:
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Credentials": "true",
+        "Vary": "Origin, Cookie",
+    }
+
+
+def preflight_headers(origin: str) -> dict[str, str]:
+    """The answer to an allowed preflight, cached by the browser for a day."""
+    return {
+        **cors_headers(origin),
+        "Access-Control-Allow-Methods": CORS_METHODS,
+        "Access-Control-Allow-Headers": CORS_HEADERS,
+        "Access-Control-Max-Age": CORS_MAX_AGE,
+    }
+
+
+async def read_json(request: Request, limit: int, *, optional: bool = False) -> Any:
+    """The JSON body, within ``limit`` bytes; ``text/plain`` JSON is accepted too.
+
+    ``text/plain`` lets a widget on another origin post without a CORS preflight; the
+    Origin check still applies. With ``optional``, an empty body yields None.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise PayloadTooLarge(f"the body is over {limit} bytes")
+        except ValueError:
+            raise MalformedJson("Content-Length is not a number") from None
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is over {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if optional and not raw.strip():
+        return None
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in _JSON_TYPES and not media.endswith("+json"):
+        raise UnsupportedMediaType("send the body as application/json")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedJson(f"the body is not valid JSON: {exc}") from None
+
+
+def client_address(request: Request) -> str:
+    """The peer address (uvicorn has already applied trusted proxy headers)."""
+    return request.client.host if request.client else ""
+
+
+def is_plain_localhost(request: Request) -> bool:
+    """True on plain http to localhost, the one place a cookie may go without Secure."""
+    return request.url.scheme == "http" and (request.url.hostname or "") in (
+        "localhost",
+        "127.0.0.1",
+        "::1",
+    )
+
+
+def set_cookie_header(site: Site, request: Request, token: str) -> str:
+    """The ``Set-Cookie`` value for a consent token (not HttpOnly: the widget reads it)."""
+    parts = [
+        f"{site.cookie_name}={token}",
+        f"Max-Age={site.consent_lifetime_days * 86400}",
+        "Path=/",
+        "SameSite=Lax",
+    ]
+    if site.cookie_domain:
+        parts.append(f"Domain={site.cookie_domain}")
+    if not is_plain_localhost(request):
+        parts.append("Secure")
+    return "; ".join(parts)

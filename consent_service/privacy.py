@@ -1,0 +1,68 @@
+"""Minimise what the service keeps about a visitor (C20).
+
+The raw IP address and the full User-Agent never reach the store: an address is cut
+to its network (IPv4 /24, IPv6 /48) or replaced by a keyed hash, and a User-Agent
+is reduced to a coarse ``Browser/OS`` family from a small fixed vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+
+
+def minimise_ip(address: str | None, *, mode: str = "truncate", key: bytes | None = None) -> str:
+    """``192.0.2.0/24``, ``2001:db8:1::/48``, or ``h:<keyed hash>``; ``""`` when unknown."""
+    if not address:
+        return ""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return ""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if mode == "hash":
+        if not key:
+            raise ValueError("ip_mode 'hash' needs CONSENT_IP_HASH_KEY")
+        return "h:" + hmac.new(key, ip.packed, hashlib.sha256).hexdigest()[:24]
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+_BROWSERS = (
+    ("edg/", "Edge"),
+    ("edga/", "Edge"),
+    ("edgios/", "Edge"),
+    ("opr/", "Opera"),
+    ("samsungbrowser/", "Samsung"),
+    ("firefox/", "Firefox"),
+    ("fxios/", "Firefox"),
+    ("crios/", "Chrome"),
+    ("chromium/", "Chromium"),
+    ("chrome/", "Chrome"),
+    ("safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("android", "Android"),
+    ("iphone", "iOS"),
+    ("ipad", "iOS"),
+    ("windows", "Windows"),
+    ("cros", "ChromeOS"),
+    ("mac os x", "macOS"),
+    ("macintosh", "macOS"),
+    ("linux", "Linux"),
+)
+_BOTS = ("bot", "crawler", "spider", "curl/", "python-", "httpx", "wget/")
+
+
+def browser_family(user_agent: str | None) -> str:
+    """A coarse ``Browser/OS`` label such as ``Firefox/Linux``; never the full string."""
+    if not user_agent:
+        return "Unknown/Unknown"
+    ua = user_agent[:512].lower()
+    if any(b in ua for b in _BOTS):
+        return "Bot/Unknown"
+    browser = next((name for needle, name in _BROWSERS if needle in ua), "Other")
+    system = next((name for needle, name in _SYSTEMS if needle in ua), "Other")
+    return f"{browser}/{system}"

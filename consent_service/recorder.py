@@ -1,0 +1,86 @@
+"""Group commit: many concurrent consents, one transaction, one fsync.
+
+Handlers hand events to :meth:`Recorder.record` and wait; a single writer task takes
+everything queued (up to ``batch_max``), appends it to the store in one transaction
+and only then wakes the handlers. A 201 therefore always follows a commit, while the
+cost of the commit is shared by every request that arrived during the previous one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from .audit import AuditRow, ConsentEvent
+from .metrics import Metrics
+from .store import Store, StoreError, TextsSnapshot
+
+_Item = tuple[ConsentEvent, TextsSnapshot | None, "asyncio.Future[AuditRow]"]
+
+
+class Recorder:
+    """Serialises writes to the store in batches."""
+
+    def __init__(self, store: Store, metrics: Metrics, batch_max: int = 256) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._batch_max = batch_max
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._known_texts: set[str] = set()
+        self._closing = False
+
+    def start(self) -> None:
+        """Start the writer task on the running loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="kakor-recorder")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop the writer task."""
+        self._closing = True
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def record(self, event: ConsentEvent, texts: TextsSnapshot | None = None) -> AuditRow:
+        """Queue ``event`` and return its row once it is committed."""
+        if self._closing or self._task is None:
+            raise StoreError("the service is shutting down")
+        future: asyncio.Future[AuditRow] = asyncio.get_running_loop().create_future()
+        if texts is not None and texts.texts_hash in self._known_texts:
+            texts = None
+        self._queue.put_nowait((event, texts, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            items = [await self._queue.get()]
+            while len(items) < self._batch_max and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            await self._write(items)
+            for _ in items:
+                self._queue.task_done()
+
+    async def _write(self, items: list[_Item]) -> None:
+        events = [event for event, _, _ in items]
+        texts = list({t.texts_hash: t for _, t, _ in items if t is not None}.values())
+        started = time.perf_counter()
+        try:
+            rows = await self._store.append(events, texts)
+        except Exception as exc:  # every waiting request learns it was not recorded
+            self._metrics.store_errors.inc()
+            for _, _, future in items:
+                if not future.done():
+                    future.set_exception(StoreError(f"the consent was not recorded: {exc}"))
+            return
+        self._metrics.store_write_seconds.observe(time.perf_counter() - started)
+        self._metrics.store_batch_size.observe(len(rows))
+        self._known_texts.update(t.texts_hash for t in texts)
+        for (_, _, future), row in zip(items, rows, strict=True):
+            self._metrics.consents.inc(row.site_id, row.action)
+            if not future.done():
+                future.set_result(row)

@@ -1,0 +1,136 @@
+"""Every setting of the service in one place, read from ``CONSENT_``-prefixed variables.
+
+Values are cast where they are read; secrets are wrapped in :class:`Secret` so they
+never appear in a repr, a log line or a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEMO_CONFIG = Path(__file__).parent / "demo" / "site.toml"
+DEFAULT_DATABASE_URL = "sqlite:///var/kakor.db"
+DEMO_KEY_FILE = Path("var/demo-secret-key")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or cannot be cast; the message names the variable."""
+
+
+class Secret:
+    """A string that hides itself from ``repr`` and ``str``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret value; call only where it is used."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's settings; build with :meth:`from_env` or directly in tests."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    config_path: Path = DEMO_CONFIG
+    secret_keys: tuple[Secret, ...] = ()
+    #: Overrides every site's ``rate_limit`` (writes per minute per address); None keeps theirs.
+    rate_limit: int | None = None
+    #: Keyed-hash secret for IP minimisation when a site uses ``ip_mode = "hash"``.
+    ip_hash_key: Secret | None = None
+    #: Proxy addresses whose X-Forwarded-For / X-Forwarded-Proto are trusted.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    demo: bool = False
+    max_body_bytes: int = 8 * 1024
+    #: Group commit: how many consent events one transaction may carry at most.
+    write_batch_max: int = 256
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the settings from ``environ`` (default ``os.environ``); keyword overrides win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if "CONSENT_DATABASE_URL" in env:
+            values["database_url"] = env["CONSENT_DATABASE_URL"]
+        if "CONSENT_CONFIG" in env:
+            values["config_path"] = Path(env["CONSENT_CONFIG"])
+        if env.get("CONSENT_SECRET_KEYS"):
+            values["secret_keys"] = parse_keys(env["CONSENT_SECRET_KEYS"])
+        if env.get("CONSENT_RATE_LIMIT", "") != "":
+            values["rate_limit"] = _int(env, "CONSENT_RATE_LIMIT", minimum=0)
+        if env.get("CONSENT_IP_HASH_KEY"):
+            values["ip_hash_key"] = Secret(env["CONSENT_IP_HASH_KEY"])
+        if "CONSENT_TRUSTED_PROXIES" in env:
+            values["trusted_proxies"] = tuple(
+                p.strip() for p in env["CONSENT_TRUSTED_PROXIES"].split(",") if p.strip()
+            )
+        if env.get("CONSENT_WRITE_BATCH_MAX"):
+            values["write_batch_max"] = _int(env, "CONSENT_WRITE_BATCH_MAX", minimum=1)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_demo_key(self, key_file: Path = DEMO_KEY_FILE) -> Settings:
+        """Demo mode: without configured keys, use (or create) a local key file, with a warning."""
+        if self.secret_keys:
+            return replace(self, demo=True)
+        if key_file.exists():
+            key = key_file.read_text().strip()
+        else:
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(32)
+            key_file.write_text(key + "\n")
+            key_file.chmod(0o600)
+        print(
+            f"warning: demo mode signs consent cookies with a generated key kept in {key_file}; "
+            "set CONSENT_SECRET_KEYS in production",
+            file=sys.stderr,
+        )
+        return replace(self, secret_keys=(Secret(key),), demo=True)
+
+    def require_keys(self) -> None:
+        """Fail clearly when no signing key is configured."""
+        if not self.secret_keys:
+            raise SettingsError(
+                "CONSENT_SECRET_KEYS is not set: give one or more keys, newest first, "
+                "separated by commas (or run `consent-service demo`)"
+            )
+
+
+def parse_keys(raw: str) -> tuple[Secret, ...]:
+    """Split ``CONSENT_SECRET_KEYS`` (newest first, comma-separated) into secrets."""
+    keys = tuple(Secret(k.strip()) for k in raw.split(",") if k.strip())
+    for key in keys:
+        if len(key.reveal()) < 16:
+            raise SettingsError("CONSENT_SECRET_KEYS: every key must be at least 16 characters")
+    return keys
+
+
+def _int(env: Mapping[str, str], name: str, *, minimum: int) -> int:
+    try:
+        value = int(env[name])
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {env[name]!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value

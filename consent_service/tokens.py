@@ -1,0 +1,104 @@
+"""Sign and verify the consent cookie with itsdangerous.
+
+The token is ``<payload>.<timestamp>.<signature>``: ``payload`` is base64url JSON
+``{"i": consent_id, "v": policy_version, "c": bitmask}`` (readable by the widget,
+which never trusts it for anything but display), ``timestamp`` is when the decision
+was given. Each site has its own salt, so a token cannot be replayed on another site;
+keys are a list for rotation, newest first. A bad, forged or expired token is "no
+consent", never an error (C22).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, TimestampSigner
+
+from .settings import Secret
+
+SALT = "kakor.consent.v1"
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class ConsentToken:
+    """What a consent cookie carries."""
+
+    consent_id: str
+    policy_version: str
+    mask: int
+    given_at: int
+
+
+def new_consent_id() -> str:
+    """A random, unguessable consent ID (128 bits, 22 characters)."""
+    return secrets.token_urlsafe(16)
+
+
+class _ClockSigner(TimestampSigner):
+    def __init__(self, clock: Clock, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self._clock())
+
+
+class TokenSigner:
+    """Signs and verifies consent tokens for every site, with a rotating key list."""
+
+    def __init__(self, keys: Sequence[Secret], clock: Clock = time.time) -> None:
+        if not keys:
+            raise ValueError("at least one secret key is needed")
+        # itsdangerous signs with the *last* key and tries all of them: ours are newest first.
+        self._keys = [k.reveal() for k in reversed(keys)]
+        self._clock = clock
+        self._signers: dict[str, _ClockSigner] = {}
+
+    def _signer(self, site_id: str) -> _ClockSigner:
+        signer = self._signers.get(site_id)
+        if signer is None:
+            signer = _ClockSigner(
+                self._clock,
+                secret_key=self._keys,
+                salt=f"{SALT}:{site_id}",
+                digest_method=hashlib.sha256,
+            )
+            self._signers[site_id] = signer
+        return signer
+
+    def sign(self, site_id: str, consent_id: str, policy_version: str, mask: int) -> str:
+        """A signed token for this decision, stamped with the current time."""
+        payload = json.dumps(
+            {"i": consent_id, "v": policy_version, "c": mask}, separators=(",", ":")
+        ).encode()
+        encoded = base64.urlsafe_b64encode(payload).rstrip(b"=")
+        return self._signer(site_id).sign(encoded).decode("ascii")
+
+    def verify(self, site_id: str, token: str | None, max_age: int) -> ConsentToken | None:
+        """The token's content if it is authentic, for this site and younger than ``max_age``."""
+        if not token or len(token) > 512:
+            return None
+        try:
+            encoded, given_at = self._signer(site_id).unsign(
+                token, max_age=max_age, return_timestamp=True
+            )
+            payload = json.loads(base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4)))
+        except (BadSignature, ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(payload, dict):
+            return None
+        consent_id, version, mask = payload.get("i"), payload.get("v"), payload.get("c")
+        if not (isinstance(consent_id, str) and isinstance(version, str)):
+            return None
+        if not isinstance(mask, int) or isinstance(mask, bool):
+            return None
+        if given_at.timestamp() > self._clock() + 300:
+            return None
+        return ConsentToken(consent_id, version, mask, int(given_at.timestamp()))

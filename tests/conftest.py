@@ -1,0 +1,86 @@
+"""Shared fixtures: factories for settings, apps and clients; time is injected, never slept."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from consent_service.app import create_app
+from consent_service.settings import DEMO_CONFIG, Secret, Settings
+
+KEY = "test-key-0123456789abcdef"
+ON_CI = os.environ.get("CI", "").lower() == "true"
+
+
+class FakeClock:
+    """A settable clock: call it for the time, ``advance`` it instead of sleeping."""
+
+    def __init__(self, start: float = 1_795_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """A fresh database for one test (the store contract suites parametrise this)."""
+    return f"sqlite:///{tmp_path / 'kakor.db'}"
+
+
+@pytest.fixture
+def make_settings(database_url: str) -> Callable[..., Settings]:
+    def factory(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "config_path": DEMO_CONFIG,
+            "secret_keys": (Secret(KEY),),
+            "rate_limit": 0,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return factory
+
+
+@pytest.fixture
+def make_client(
+    make_settings: Callable[..., Settings], clock: FakeClock
+) -> Iterator[Callable[..., TestClient]]:
+    """Factory: a started app (lifespan run) behind a TestClient on http://localhost."""
+    opened: list[TestClient] = []
+
+    def factory(**overrides: Any) -> TestClient:
+        client = TestClient(
+            create_app(make_settings(**overrides), clock=clock), base_url="http://localhost"
+        )
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield factory
+    for client in reversed(opened):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+def post_consent(client: TestClient, body: dict[str, Any], **kwargs: Any) -> Any:
+    """POST a decision to the demo site."""
+    return client.post("/v1/sites/demo/consent", json=body, **kwargs)
