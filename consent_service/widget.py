@@ -10,25 +10,53 @@ in a small LRU cache; the service itself never needs Node.js.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import brotli  # type: ignore[import-untyped]
+import brotli
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from .guards import own_origin
+from .openapi import SITE_PARAM, error_response
+from .state import get_state
 
 WIDGET_FILE = Path(__file__).parent / "static" / "widget.js"
 PLACEHOLDER = "__KAKOR_CONFIG__"
 CACHE_CONTROL = "public, max-age=300"
 MEDIA_TYPE = "text/javascript; charset=utf-8"
 _CACHE_SIZE = 64
+_GATED_INLINE = re.compile(
+    r"<script\b(?=[^>]*\btype=\"text/plain\")(?=[^>]*\bdata-consent=)(?![^>]*\bdata-src=)[^>]*>(.*?)</script>",
+    re.DOTALL | re.IGNORECASE,
+)
+
+#: The widget route's OpenAPI path item (collected by :mod:`consent_service.openapi`).
+OPENAPI: dict[str, Any] = {
+    "/v1/sites/{site}/widget.js": {
+        "get": {
+            "summary": "The consent widget with the site's config inlined (one request)",
+            "parameters": [SITE_PARAM],
+            "responses": {
+                "200": {
+                    "description": "JavaScript; br/gzip by Accept-Encoding; strong ETag",
+                    "content": {"text/javascript": {"schema": {"type": "string"}}},
+                },
+                "304": {"description": "Not modified (If-None-Match)"},
+                "404": error_response("Unknown site"),
+            },
+        }
+    }
+}
 
 
 @cache
@@ -36,7 +64,9 @@ def built_widget() -> str:
     """The built widget source, read once; it must hold the placeholder once."""
     source = WIDGET_FILE.read_text(encoding="utf-8")
     if source.count(PLACEHOLDER) != 1:
-        raise RuntimeError(f"{WIDGET_FILE} must contain {PLACEHOLDER} exactly once; run `make widget`")
+        raise RuntimeError(
+            f"{WIDGET_FILE} must contain {PLACEHOLDER} exactly once; run `make widget`"
+        )
     return source
 
 
@@ -132,8 +162,8 @@ _cache = WidgetCache()
 
 async def widget_js(request: Request) -> Response:
     """Serve the widget with the site's public config inlined."""
-    site = request.app.state.sites.get(request.path_params["site"])
-    config = site.public_config(str(request.base_url))
+    site = get_state(request).sites.get(request.path_params["site"])
+    config = site.public_config(own_origin(request))
     encoded = _cache.get(config)
     encoding = choose_encoding(request.headers.get("accept-encoding", ""))
     body, etag = encoded.variant(encoding)
@@ -149,6 +179,19 @@ async def widget_js(request: Request) -> Response:
     if encoding != "identity":
         headers["Content-Encoding"] = encoding
     return Response(body, media_type=MEDIA_TYPE, headers=headers)
+
+
+def gated_inline_hashes(html: str) -> list[str]:
+    """CSP sources (``'sha256-…'``) for each inline gated script in ``html``.
+
+    The widget runs an inline ``<script type="text/plain" data-consent>`` by
+    inserting a live copy with the same text; under a strict ``script-src``
+    that copy runs only if the policy lists its hash (or the page's nonce).
+    """
+    return [
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode() + "'"
+        for m in _GATED_INLINE.finditer(html)
+    ]
 
 
 def routes() -> list[Route]:
