@@ -6,28 +6,18 @@
  */
 
 /**
- * Record a decision.
+ * Record a decision (POST, a "simple" request: no preflight) or a withdrawal
+ * (DELETE, with the token also in a `Kakor-Token` header for a service on
+ * another host).
+ * @param {string} method "POST" or "DELETE"
  * @param {string} url the consent endpoint
  * @param {object} body
  * @returns {Promise<?object>} the service's answer, or null when it failed
  */
-export function record(url, body) {
-  return send(url, { method: "POST", headers: { "Content-Type": "text/plain;charset=UTF-8" }, body: JSON.stringify(body) });
-}
-
-/**
- * Withdraw every optional category.
- * @param {string} url the consent endpoint
- * @param {?string} token the current cookie value
- * @returns {Promise<?object>}
- */
-export function withdraw(url, token) {
-  return send(url, { method: "DELETE", headers: token ? { "Kakor-Token": token } : {} });
-}
-
-function send(url, init) {
-  init.credentials = "include";
-  return fetch(url, init)
+export function send(method, url, body) {
+  const headers = { "Content-Type": "text/plain;charset=UTF-8" };
+  if (method == "DELETE" && body.token) headers["Kakor-Token"] = body.token;
+  return fetch(url, { method, headers, body: JSON.stringify(body), credentials: "include" })
     .then((r) => (r.ok ? r.json() : null))
     .catch(() => null);
 }

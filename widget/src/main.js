@@ -10,7 +10,7 @@ import { all, restore, withdrawn, optional, cookieNames } from "./state.js";
 import { consentMode } from "./consentmode.js";
 import { createGate } from "./gate.js";
 import { createUI } from "./ui.js";
-import { record, withdraw } from "./api.js";
+import { send } from "./api.js";
 import { texts } from "./texts.js";
 
 /* global __KAKOR_CONFIG__, __KAKOR_CSS__, __KAKOR_VERSION__ */
@@ -69,17 +69,10 @@ function boot(config) {
     emit(action);
     const token = cookieValue();
     const none = !optional(config).some((c) => choices[c.id]);
+    const body = { language: lang, page: location.href, widget_version: __KAKOR_VERSION__, token };
     (wasAllowing && none
-      ? withdraw(config.endpoints.consent, token)
-      : record(config.endpoints.consent, {
-          choices,
-          action,
-          language: lang,
-          policy_version: config.policy_version,
-          page: location.href,
-          widget_version: __KAKOR_VERSION__,
-          token,
-        })
+      ? send("DELETE", config.endpoints.consent, body)
+      : send("POST", config.endpoints.consent, { ...body, choices, action, policy_version: config.policy_version })
     ).then(stored);
   }
 
