@@ -127,13 +127,6 @@ export function createUI(app) {
           ]
         : [h("p", null, t.purposes), h("p", null, h("a", { href: declaration(lang) }, t.declaration_link))],
       h(
-        "div",
-        { class: "r" },
-        btn(t.accept_all, choose(true, "accept-all")),
-        btn(t.reject_all, choose(false, "reject-all")),
-        settings ? btn(t.save, () => app.decide(switches(), "save")) : btn(t.settings, () => show("settings")),
-      ),
-      h(
         "button",
         {
           type: "button",
@@ -145,6 +138,13 @@ export function createUI(app) {
           },
         },
         t.language_switch,
+      ),
+      h(
+        "div",
+        { class: "r" },
+        btn(t.accept_all, choose(true, "accept-all")),
+        btn(t.reject_all, choose(false, "reject-all")),
+        settings ? btn(t.save, () => app.decide(switches(), "save")) : btn(t.settings, () => show("settings")),
       ),
     );
     if (dialog) dialog.replaceWith(next);
