@@ -111,7 +111,6 @@ function boot(config) {
     on(event, fn) {
       if (event == "change") listeners.push(fn);
     },
-    version: __KAKOR_VERSION__,
   };
 
   if (consent.decided) {

@@ -5,12 +5,10 @@
  */
 const BUILTIN = {
   sv: {
-    blocked: "Innehållet visas när du godkänner",
     allow: "Tillåt",
     services: "Tjänster och kakor",
   },
   en: {
-    blocked: "This content is shown once you allow",
     allow: "Allow",
     services: "Services and cookies",
   },

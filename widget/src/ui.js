@@ -28,12 +28,6 @@ export function createUI(app) {
   let back = null;
 
 
-  function declaration(lang) {
-    const u = new URL(config.endpoints.declaration, location.href);
-    u.searchParams.set("lang", lang);
-    return u.href;
-  }
-
   /** Each category's switch, description and services. */
   function category(c, lang, t, choices) {
     const id = "k-" + c.id;
@@ -125,7 +119,7 @@ export function createUI(app) {
                 t.consent_date + ": " + new Date(consent.given * 1000).toLocaleString(lang),
               ),
           ]
-        : [h("p", null, t.purposes), h("p", null, h("a", { href: declaration(lang) }, t.declaration_link))],
+        : [h("p", null, t.purposes), h("p", null, h("a", { href: config.endpoints.declaration + "?lang=" + lang }, t.declaration_link))],
       h(
         "button",
         {
@@ -178,7 +172,11 @@ export function createUI(app) {
     if (!host.isConnected) document.body.append(host);
     if (!dialog) back = document.activeElement;
     render();
-    (layer == "settings" ? dialog.querySelector("[role=switch]:not([disabled])") || dialog : dialog).focus();
+    const target = (layer == "settings" && dialog.querySelector("[role=switch]:not([disabled])")) || dialog;
+    // Focus once the frame that shows the dialog is drawn: focusing now would
+    // force a synchronous layout of the whole page inside our script. Unless
+    // the visitor has already moved into it.
+    requestAnimationFrame(() => setTimeout(() => root.activeElement || target.focus({ preventScroll: true })));
   }
 
   /** Close the dialog and give focus back to where it was. */
@@ -191,8 +189,8 @@ export function createUI(app) {
   }
 
   /**
-   * The element shown in place of a blocked iframe, with a button that
-   * allows its categories.
+   * The element shown in place of a blocked iframe: its categories, what
+   * they are for, and a button that allows them.
    * @param {HTMLIFrameElement} f
    * @returns {Element}
    */
@@ -200,13 +198,20 @@ export function createUI(app) {
     const lang = app.lang();
     const t = texts(config, lang);
     const cats = f.dataset.consent.trim().split(/\s+/);
-    const names = config.categories.filter((c) => cats.includes(c.id)).map((c) => c.texts[lang].title).join(", ");
+    const chosen = config.categories.filter((c) => cats.includes(c.id)).map((c) => c.texts[lang]);
+    const names = chosen.map((c) => c.title).join(", ");
     const el = h("kakor-embed", { class: f.getAttribute("class") });
     const w = f.getAttribute("width");
     const ht = f.getAttribute("height");
     if (w && ht) Object.assign(el.style, { maxWidth: "100%", width: w + "px", aspectRatio: w + "/" + ht });
     shadow(el, app.css).append(
-      h("div", { class: "p", lang }, h("p", null, t.blocked + ": ", h("strong", null, names)), h("button", { type: "button", onclick: () => app.allow(cats) }, t.allow + ": " + names)),
+      h(
+        "div",
+        { class: "p", lang },
+        h("strong", null, names),
+        chosen.map((c) => h("p", null, c.description)),
+        h("button", { type: "button", onclick: () => app.allow(cats) }, t.allow + ": " + names),
+      ),
     );
     return el;
   }
