@@ -60,7 +60,9 @@ class Service:
             rows = db.execute("SELECT * FROM consent_events ORDER BY seq").fetchall()
         return [dict(r) for r in rows]
 
-    def events_for(self, consent_id: str, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def events_for(
+        self, consent_id: str, count: int, timeout: float = 15.0
+    ) -> list[dict[str, Any]]:
         """The rows of one consent ID, waiting until at least ``count`` are durable."""
         deadline = time.monotonic() + timeout
         while True:

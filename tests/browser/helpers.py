@@ -62,6 +62,15 @@ def decide(page: Any, lang: str, key: str) -> dict[str, Any]:
     return result
 
 
+#: The deepest focused element, through open shadow roots.
+ACTIVE = "(() => { let e = document.activeElement; while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement; return e; })()"
+
+
+def wait_focus_in_dialog(page: Any) -> None:
+    """Focus moves in right after the frame that shows the dialog is drawn."""
+    page.wait_for_function(f"() => !!{ACTIVE}.closest('[role=dialog]')", timeout=2000)
+
+
 def cookie_names(context: Any) -> set[str]:
     return {c["name"] for c in context.cookies()}
 

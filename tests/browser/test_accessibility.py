@@ -9,6 +9,7 @@ import pytest
 
 from .conftest import Service
 from .helpers import (
+    ACTIVE,
     CONSENT_PATH,
     LABELS,
     LANGS,
@@ -16,13 +17,13 @@ from .helpers import (
     dialog,
     open_banner,
     stats_events,
+    wait_focus_in_dialog,
 )
 
 pytestmark = pytest.mark.browser
 
 #: axe-core rule tags for WCAG 2.0/2.1/2.2 A and AA.
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-ACTIVE = "(() => { let e = document.activeElement; while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement; return e; })()"
 
 
 def _focused(page: Any) -> Any:
@@ -34,11 +35,6 @@ def _focused(page: Any) -> Any:
                  outline: getComputedStyle(e).outlineStyle,
                  outlineWidth: parseFloat(getComputedStyle(e).outlineWidth) }} }}"""
     )
-
-
-def _wait_focus_in_dialog(page: Any) -> None:
-    """Focus moves in right after the frame that shows the dialog is drawn."""
-    page.wait_for_function(f"!!{ACTIVE}.closest('[role=dialog]')", timeout=2000)
 
 
 def _tab_to(page: Any, text: str, limit: int = 15) -> None:
@@ -55,7 +51,7 @@ def test_c24_keyboard_only_rejects_then_accepts(context: Any, service: Service, 
     and focus comes back to the link that reopened it."""
     page = context.new_page()
     open_banner(page, service.url, lang)
-    _wait_focus_in_dialog(page)
+    wait_focus_in_dialog(page)
     for _ in range(12):  # focus is trapped: Tab never leaves the dialog
         page.keyboard.press("Tab")
         focused = _focused(page)
@@ -72,7 +68,7 @@ def test_c24_keyboard_only_rejects_then_accepts(context: Any, service: Service, 
     page.locator("[data-consent-open]").focus()
     page.keyboard.press("Enter")
     dialog(page).wait_for()
-    _wait_focus_in_dialog(page)
+    wait_focus_in_dialog(page)
     # The language chosen earlier on this page is kept when the dialog reopens.
     assert dialog(page).get_attribute("lang") == lang
     _tab_to(page, LABELS[lang]["accept"])
@@ -89,7 +85,7 @@ def test_c24_escape_goes_back_a_layer_and_closes_only_after_a_choice(
     page = context.new_page()
     open_banner(page, service.url, "sv")
     button(page, "sv", "settings").click()
-    dialog(page).get_by_role("switch").first.wait_for()
+    wait_focus_in_dialog(page)
     page.keyboard.press("Escape")
     assert button(page, "sv", "accept").is_visible()
     page.keyboard.press("Escape")
@@ -97,6 +93,7 @@ def test_c24_escape_goes_back_a_layer_and_closes_only_after_a_choice(
     with page.expect_response(lambda r: CONSENT_PATH in r.url):
         button(page, "sv", "reject").click()
     page.locator("[data-consent-open]").click()
+    wait_focus_in_dialog(page)
     page.keyboard.press("Escape")
     assert dialog(page).count() == 0
 

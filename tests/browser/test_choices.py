@@ -163,7 +163,7 @@ def test_c14_withdrawal_deletes_cookies_and_stops_loading(
     page = context.new_page()
     open_banner(page, service.url, lang)
     given = decide(page, lang, "accept")
-    page.wait_for_function("document.cookie.includes('VISITOR_INFO1_LIVE')", timeout=5000)
+    page.wait_for_function("() => document.cookie.includes('VISITOR_INFO1_LIVE')", timeout=15000)
     assert cookie_names(context) >= TRACKER_COOKIES
     page.locator("[data-consent-open]").click()
     with page.expect_response(lambda r: CONSENT_PATH in r.url) as answer:

@@ -7,7 +7,17 @@ from typing import Any
 import pytest
 
 from .conftest import Service
-from .helpers import CONSENT_PATH, STATS, VIDEO, button, decide, dialog, open_banner, stats_events
+from .helpers import (
+    CONSENT_PATH,
+    STATS,
+    VIDEO,
+    button,
+    decide,
+    dialog,
+    open_banner,
+    stats_events,
+    wait_focus_in_dialog,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +56,7 @@ def test_js_api_and_change_event(context: Any, service: Service) -> None:
     assert dialog(page).get_by_role("switch", name="Statistik").get_attribute("aria-checked") == (
         "true"
     )
+    wait_focus_in_dialog(page)
     page.keyboard.press("Escape")
     page.keyboard.press("Escape")
     assert dialog(page).count() == 0
