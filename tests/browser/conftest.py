@@ -7,6 +7,7 @@ where they fail: CI must prove the widget in a real browser.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -169,8 +170,13 @@ def context(browser: Any) -> Iterator[Any]:
     ctx.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def axe_source() -> str:
+    """axe-core from the npm registry: a pinned devDependency of widget/."""
+    if not AXE.exists() and shutil.which("npm"):
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"], cwd=AXE.parents[2], check=True, timeout=300
+        )
     if not AXE.exists():
-        _missing(f"{AXE} is missing: run `npm ci` in widget/")
+        _missing(f"{AXE} is missing: run `make widget-deps` (npm ci in widget/)")
     return AXE.read_text(encoding="utf-8")
