@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
-from . import api, widget
+from . import api, declaration, gate, widget
 from .errors import ApiError, error_response
 from .metrics import Metrics
 from .observe import RequestMetrics
@@ -54,7 +54,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             await store.close()
 
     routes: list[BaseRoute] = [*api.routes(), Route("/openapi.json", openapi_json)]
-    routes += widget.routes()
+    routes += [*gate.routes(), *declaration.routes(), *widget.routes()]
     if settings.demo:
         from . import demo
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
+import os
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ ROW_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ConsentEvent:
     """One consent event before it has a place in the chain.
 
@@ -61,12 +61,12 @@ class ConsentEvent:
     browser: str
     gpc: bool
     created_at: datetime
-    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    event_id: str = field(default_factory=lambda: os.urandom(16).hex())
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AuditRow:
-    """A stored event: the event plus its place in the chain."""
+    """A stored event: the event plus its place in the chain. Never mutated once built."""
 
     seq: int
     event_id: str
@@ -88,10 +88,10 @@ class AuditRow:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields, in :data:`ROW_FIELDS` order."""
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in ROW_FIELDS}
         data["choices"] = dict(self.choices)
         data["created_at"] = format_time(self.created_at)
-        return {name: data[name] for name in ROW_FIELDS}
+        return data
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,9 @@ class VerifyResult:
 
 def format_time(moment: datetime) -> str:
     """UTC ISO 8601 with microseconds and a ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:

@@ -22,8 +22,11 @@ CORS_MAX_AGE = "86400"
 
 def own_origin(request: Request) -> str:
     """The origin this service is reached on, as the browser sees it."""
-    host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
-    return f"{request.url.scheme}://{host}"
+    host = request.headers.get("host")
+    if not host:
+        server = request.scope.get("server") or ("localhost", None)
+        host = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
+    return f"{request.scope.get('scheme', 'http')}://{host}"
 
 
 def allowed_origin(site: Site, request: Request) -> str | None:
@@ -98,13 +101,17 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
 def is_plain_localhost(request: Request) -> bool:
     """True on plain http to localhost, the one place a cookie may go without Secure."""
-    return request.url.scheme == "http" and (request.url.hostname or "") in (
-        "localhost",
-        "127.0.0.1",
-        "::1",
-    )
+    if request.scope.get("scheme") != "http":
+        return False
+    host = request.headers.get("host", "")
+    if not host.startswith("[") or "]:" in host:
+        host = host.rsplit(":", 1)[0]
+    return host.lower() in _LOCAL_HOSTS
 
 
 def set_cookie_header(site: Site, request: Request, token: str) -> str:

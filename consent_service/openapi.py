@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from . import __version__
 
 #: Modules whose ``OPENAPI`` path items make up the document.
-_MODULES = ("consent_service.api_doc",)
+_MODULES = ("consent_service.api_doc", "consent_service.gating_doc", "consent_service.widget")
 
 
 def error_response(description: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ is reduced to a coarse ``Browser/OS`` family from a small fixed vocabulary.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -16,6 +17,10 @@ def minimise_ip(address: str | None, *, mode: str = "truncate", key: bytes | Non
     """``192.0.2.0/24``, ``2001:db8:1::/48``, or ``h:<keyed hash>``; ``""`` when unknown."""
     if not address:
         return ""
+    if mode == "truncate":
+        fast = _ipv4_network(address)
+        if fast:
+            return fast
     try:
         ip = ipaddress.ip_address(address.strip())
     except ValueError:
@@ -28,6 +33,22 @@ def minimise_ip(address: str | None, *, mode: str = "truncate", key: bytes | Non
         return "h:" + hmac.new(key, ip.packed, hashlib.sha256).hexdigest()[:24]
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def _ipv4_network(address: str) -> str:
+    """The /24 of a plain dotted-quad IPv4 address, cheaply; "" for anything else."""
+    parts = address.split(".")
+    if len(parts) != 4:
+        return ""
+    for part in parts:
+        if (
+            not (part.isascii() and part.isdigit())
+            or len(part) > 3
+            or int(part) > 255
+            or (len(part) > 1 and part[0] == "0")
+        ):
+            return ""
+    return f"{int(parts[0])}.{int(parts[1])}.{int(parts[2])}.0/24"
 
 
 _BROWSERS = (
@@ -60,7 +81,14 @@ def browser_family(user_agent: str | None) -> str:
     """A coarse ``Browser/OS`` label such as ``Firefox/Linux``; never the full string."""
     if not user_agent:
         return "Unknown/Unknown"
-    ua = user_agent[:512].lower()
+    return _family(user_agent[:512])
+
+
+@functools.lru_cache(maxsize=2048)
+def _family(user_agent: str) -> str:
+    # Cached: a site sees a few hundred distinct User-Agents, and the cache keeps
+    # nothing but what the process already holds for the duration of a request.
+    ua = user_agent.lower()
     if any(b in ua for b in _BOTS):
         return "Bot/Unknown"
     browser = next((name for needle, name in _BROWSERS if needle in ua), "Other")

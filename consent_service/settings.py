@@ -18,6 +18,20 @@ DEMO_CONFIG = Path(__file__).parent / "demo" / "site.toml"
 DEFAULT_DATABASE_URL = "sqlite:///var/kakor.db"
 DEMO_KEY_FILE = Path("var/demo-secret-key")
 
+#: Every environment variable the service reads (documented in ``.env.example``).
+ENV_VARS = (
+    "CONSENT_DATABASE_URL",
+    "CONSENT_CONFIG",
+    "CONSENT_SECRET_KEYS",
+    "CONSENT_RATE_LIMIT",
+    "CONSENT_IP_HASH_KEY",
+    "CONSENT_TRUSTED_PROXIES",
+    "CONSENT_WRITE_BATCH_MAX",
+    "CONSENT_LOG_LEVEL",
+    "CONSENT_DEMO",
+    "CONSENT_CHROMIUM",
+)
+
 
 class SettingsError(ValueError):
     """A setting is missing or cannot be cast; the message names the variable."""

@@ -8,6 +8,7 @@ non-necessary category claimed as "legitimate interest" (C3).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -120,17 +121,17 @@ class Site:
     categories: tuple[Category, ...]
     retention_days: int | None
 
-    @property
+    @functools.cached_property
     def category_ids(self) -> tuple[str, ...]:
         """Every category id, in config order."""
         return tuple(c.id for c in self.categories)
 
-    @property
+    @functools.cached_property
     def optional_ids(self) -> tuple[str, ...]:
         """The ids a visitor chooses, in config order (the token's bit order)."""
         return tuple(c.id for c in self.categories if not c.required)
 
-    @property
+    @functools.cached_property
     def required_ids(self) -> tuple[str, ...]:
         """The ids that are always allowed."""
         return tuple(c.id for c in self.categories if c.required)

@@ -60,12 +60,20 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
 def make_client(
     make_settings: Callable[..., Settings], clock: FakeClock
 ) -> Iterator[Callable[..., TestClient]]:
-    """Factory: a started app (lifespan run) behind a TestClient on http://localhost."""
+    """Factory: a started app (lifespan run) behind a TestClient.
+
+    ``base_url`` and ``peer`` (the client's address) set how the request arrives; every
+    other keyword overrides a setting. Each client runs its own app: the recorder lives
+    on the event loop of the client that started it.
+    """
     opened: list[TestClient] = []
 
-    def factory(**overrides: Any) -> TestClient:
+    def factory(
+        *, base_url: str = "http://localhost", peer: tuple[str, int] | None = None, **overrides: Any
+    ) -> TestClient:
+        extra: dict[str, Any] = {"client": peer} if peer else {}
         client = TestClient(
-            create_app(make_settings(**overrides), clock=clock), base_url="http://localhost"
+            create_app(make_settings(**overrides), clock=clock), base_url=base_url, **extra
         )
         client.__enter__()
         opened.append(client)

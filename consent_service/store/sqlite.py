@@ -1,14 +1,21 @@
-"""The embedded default store: one SQLite file in WAL mode, through aiosqlite.
+"""The embedded default store: one SQLite file in WAL mode.
 
-One connection writes (every append is one ``BEGIN IMMEDIATE`` transaction, committed
-with ``synchronous=FULL`` before the caller hears back); another reads, so exports
-never wait for writes.
+Reads go through aiosqlite. Appends use a connection of their own: the batch is
+staged on the event loop (``BEGIN IMMEDIATE``, read the chain heads, one multi-row
+``INSERT`` — microseconds, no disk wait) and only ``COMMIT``, which fsyncs under
+``synchronous=FULL``, runs on a dedicated thread. That is one thread hop per batch:
+every extra hop would have to win the GIL back from a busy event loop, and group
+commit would stall on those waits rather than on the disk. If another process holds
+the write lock, the whole batch moves to the thread instead, so the loop never blocks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +29,9 @@ _COLUMNS = (
     "seq, event_id, site_id, consent_id, action, choices, policy_version, texts_hash, language, "
     "widget_version, page, ip, browser, gpc, created_at, prev_hash, hash"
 )
-_INSERT = f"INSERT INTO consent_events ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"
+_ROW_PLACEHOLDERS = "(" + ", ".join("?" * 17) + ")"
+#: Rows per INSERT statement: well under SQLite's 32,766 bound parameters.
+_ROWS_PER_INSERT = 500
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -51,6 +60,9 @@ class SqliteStore(Store):
         self.path = sqlite_path(url)
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._append_thread: ThreadPoolExecutor | None = None
+        self._append_conn: sqlite3.Connection | None = None
+        self._append_lock = asyncio.Lock()
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -58,9 +70,23 @@ class SqliteStore(Store):
         try:
             self._writer = await self._connect()
             self._reader = await self._connect()
+            self._append_thread = ThreadPoolExecutor(1, thread_name_prefix="kakor-sqlite-append")
+            self._append_conn = await self._in_append_thread(self._connect_sync)
         except Exception as exc:
             await self.close()
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
+
+    def _connect_sync(self) -> sqlite3.Connection:
+        # Used by the loop (staging) and the append thread (commit), never at once.
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        for pragma in _PRAGMAS:
+            conn.execute(pragma)
+        return conn
+
+    async def _in_append_thread(self, func: Any, *args: Any) -> Any:
+        if self._append_thread is None:
+            raise StoreError("the store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._append_thread, func, *args)
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -69,6 +95,12 @@ class SqliteStore(Store):
         return conn
 
     async def close(self) -> None:
+        if self._append_conn is not None:
+            await self._in_append_thread(self._append_conn.close)
+            self._append_conn = None
+        if self._append_thread is not None:
+            self._append_thread.shutdown(wait=True)
+            self._append_thread = None
         for conn in (self._writer, self._reader):
             if conn is not None:
                 await conn.close()
@@ -125,43 +157,92 @@ class SqliteStore(Store):
     ) -> list[AuditRow]:
         if not events:
             return []
-        conn = self._w
-        await conn.execute("BEGIN IMMEDIATE")
+        async with self._append_lock:  # one transaction at a time on the append connection
+            return await self._append(events, texts)
+
+    async def _append(
+        self, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
+    ) -> list[AuditRow]:
+        conn = self._append_conn
+        if conn is None:
+            raise StoreError("the store is not open")
         try:
-            async with conn.execute("SELECT COALESCE(MAX(seq), 0) FROM consent_events") as cur:
-                last = await cur.fetchone()
-            heads: dict[str, str] = {}
-            for site_id in {e.site_id for e in events}:
-                async with conn.execute(
-                    "SELECT hash FROM consent_events WHERE site_id = ? ORDER BY seq DESC LIMIT 1",
-                    (site_id,),
-                ) as cur:
-                    head = await cur.fetchone()
-                if head is not None:
-                    heads[site_id] = head[0]
-            rows = chain(events, int(last[0] if last else 0) + 1, heads)
-            await conn.executemany(_INSERT, [_params(r) for r in rows])
-            if texts:
-                now = format_time(datetime.now(UTC))
-                await conn.executemany(
-                    "INSERT OR IGNORE INTO consent_texts VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            t.texts_hash,
-                            t.site_id,
-                            t.language,
-                            t.policy_version,
-                            json.dumps(t.texts, ensure_ascii=False),
-                            now,
-                        )
-                        for t in texts
-                    ],
-                )
-            await conn.commit()
+            conn.execute("PRAGMA busy_timeout=0")
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # another process writes: wait for it off the loop
+            conn.execute("PRAGMA busy_timeout=10000")
+            rows: list[AuditRow] = await self._in_append_thread(self._append_locking, events, texts)
+            return rows
+        try:
+            rows = self._stage(conn, events, texts)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        await self._in_append_thread(self._commit, conn)
+        return rows
+
+    def _append_locking(
+        self, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
+    ) -> list[AuditRow]:
+        conn = self._append_conn
+        if conn is None:
+            raise StoreError("the store is not open")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self._stage(conn, events, texts)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._commit(conn)
+        return rows
+
+    @staticmethod
+    def _commit(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
-                await conn.rollback()
+                conn.execute("ROLLBACK")
             raise
+
+    @staticmethod
+    def _stage(
+        conn: sqlite3.Connection, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
+    ) -> list[AuditRow]:
+        """Inside an open write transaction: chain after the stored heads and insert."""
+        last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM consent_events").fetchone()
+        heads: dict[str, str] = {}
+        for site_id in {e.site_id for e in events}:
+            head = conn.execute(
+                "SELECT hash FROM consent_events WHERE site_id = ? ORDER BY seq DESC LIMIT 1",
+                (site_id,),
+            ).fetchone()
+            if head is not None:
+                heads[site_id] = head[0]
+        rows = chain(events, int(last[0]) + 1, heads)
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            conn.execute(
+                f"INSERT INTO consent_events ({_COLUMNS}) VALUES "
+                + ", ".join([_ROW_PLACEHOLDERS] * len(chunk)),
+                [value for row in chunk for value in _params(row)],
+            )
+        if texts:
+            now = format_time(datetime.now(UTC))
+            conn.executemany(
+                "INSERT OR IGNORE INTO consent_texts VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        t.texts_hash,
+                        t.site_id,
+                        t.language,
+                        t.policy_version,
+                        json.dumps(t.texts, ensure_ascii=False),
+                        now,
+                    )
+                    for t in texts
+                ],
+            )
         return rows
 
     async def iter_rows(

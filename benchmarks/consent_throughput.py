@@ -1,0 +1,161 @@
+"""Consent throughput: the service as it runs by default against a bare Starlette app.
+
+Both run under the same uvicorn settings (one process each, uvloop + httptools), are
+driven by the same load generator (wrk, one thread, fixed connections, the same
+POST body) and measured alternately in the same run. The service writes every
+consent to SQLite (WAL, synchronous=FULL) before answering 201; after the run the
+benchmark checks that the rows stored equal the 201s wrk counted and that the chain
+verifies. Target (issue 2): service throughput >= 0.6 x the bare app.
+
+    python -m benchmarks.consent_throughput [--seconds 10] [--connections 32] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from consent_service.audit import verify_rows
+from consent_service.store import open_store
+
+BODY = {
+    "choices": {"statistics": True, "third-party": False},
+    "action": "save",
+    "language": "sv",
+    "policy_version": "2026-11-01",
+    "page": "http://127.0.0.1/nyheter/konferens",
+    "widget_version": "bench",
+}
+LUA = """
+wrk.method = "POST"
+wrk.body = [[{body}]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(which: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.serve", which, str(port)],
+        env=env, cwd=Path(__file__).resolve().parent.parent,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.post(f"{base}/v1/sites/demo/consent", json=BODY, timeout=1)
+            return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{which} did not start")
+
+
+def _wrk(base: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
+         f"{base}/v1/sites/demo/consent"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+)", out)
+    if not match:
+        raise RuntimeError(out)
+    requests, bad_status, socket_errors, p50, p99 = map(int, match.groups())
+    return {
+        "requests": requests, "non2xx": bad_status, "socket_errors": socket_errors,
+        "rps": requests / seconds, "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
+    }
+
+
+async def _check_store(url: str) -> tuple[int, bool]:
+    store = open_store(url)
+    await store.open()
+    try:
+        result = await verify_rows(store.iter_rows())
+        return result.rows_checked, result.ok
+    finally:
+        await store.close()
+
+
+def main() -> None:
+    """Run the comparison and print a JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    work = Path(tempfile.mkdtemp(prefix="kakor-bench-"))
+    script = work / "post.lua"
+    script.write_text(LUA.replace("{body}", json.dumps(BODY)))
+    database = f"sqlite:///{work / 'kakor.db'}"
+    env = {
+        **os.environ,
+        "CONSENT_DATABASE_URL": database,
+        "CONSENT_SECRET_KEYS": "benchmark-key-0123456789abcdef",
+        # All load comes from one address: a limit too high to bite keeps the limiter in the path.
+        "CONSENT_RATE_LIMIT": "1000000000",
+    }
+    runs: dict[str, list[dict[str, float]]] = {"kakor": [], "bare": []}
+    created = 1  # the start-up probe's consent
+    for _ in range(args.rounds):
+        for which in ("bare", "kakor"):
+            proc, base = _start(which, env)
+            try:
+                result = _wrk(base, script, args.seconds, args.connections)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+            runs[which].append(result)
+            if which == "kakor":
+                created += int(result["requests"] - result["non2xx"]) + 1
+    rows, chain_ok = asyncio.run(_check_store(database))
+    kakor = statistics.median(r["rps"] for r in runs["kakor"])
+    bare = statistics.median(r["rps"] for r in runs["bare"])
+    report = {
+        "command": "python -m benchmarks.consent_throughput " + " ".join(sys.argv[1:]),
+        "seconds": args.seconds, "connections": args.connections, "rounds": args.rounds,
+        "bare_rps_median": round(bare, 1),
+        "kakor_rps_median": round(kakor, 1),
+        "ratio": round(kakor / bare, 3),
+        "target": 0.6,
+        "kakor_p50_ms": statistics.median(r["p50_ms"] for r in runs["kakor"]),
+        "kakor_p99_ms": statistics.median(r["p99_ms"] for r in runs["kakor"]),
+        "bare_p50_ms": statistics.median(r["p50_ms"] for r in runs["bare"]),
+        "kakor_non2xx": sum(r["non2xx"] for r in runs["kakor"]),
+        "rows_stored": rows,
+        "rows_expected_at_least": created - args.rounds,
+        "chain_verifies": chain_ok,
+        "runs": runs,
+    }
+    print(json.dumps(report, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

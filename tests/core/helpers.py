@@ -1,0 +1,34 @@
+"""Helpers for the core suites: read the audit log the way an auditor would."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from consent_service.audit import AuditRow
+from consent_service.store import open_store
+
+
+def stored_rows(database_url: str) -> list[AuditRow]:
+    """Every audit row, read through a fresh connection (so only committed rows count)."""
+
+    async def read() -> list[AuditRow]:
+        store = open_store(database_url)
+        await store.open()
+        try:
+            return [row async for row in store.iter_rows()]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def cookie_attributes(set_cookie: str) -> dict[str, Any]:
+    """``Set-Cookie`` split into its name/value and attributes (lower-case keys)."""
+    first, *rest = [part.strip() for part in set_cookie.split(";")]
+    name, value = first.split("=", 1)
+    attributes: dict[str, Any] = {"name": name, "value": value}
+    for part in rest:
+        key, _, val = part.partition("=")
+        attributes[key.lower()] = val or True
+    return attributes

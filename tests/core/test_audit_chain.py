@@ -1,0 +1,180 @@
+"""The hash chain: an edited, deleted or reordered row is found by `verify` (C22)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from starlette.testclient import TestClient
+
+from consent_service.audit import GENESIS, ChainVerifier, ConsentEvent, chain
+from consent_service.metrics import Metrics
+from consent_service.recorder import Recorder
+from consent_service.store import open_store
+
+from ..conftest import post_consent
+from .helpers import stored_rows
+
+
+def event(site: str = "demo", n: int = 0) -> ConsentEvent:
+    return ConsentEvent(
+        site_id=site,
+        consent_id=f"c{n}",
+        action="save",
+        choices={"necessary": True},
+        policy_version="v1",
+        texts_hash="t" * 64,
+        language="sv",
+        widget_version="",
+        page="",
+        ip="",
+        browser="Other/Other",
+        gpc=False,
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+
+
+def test_chains_are_per_site_and_verify() -> None:
+    rows = chain([event("a", 1), event("b", 2), event("a", 3)], 1, {})
+    assert rows[0].prev_hash == GENESIS and rows[1].prev_hash == GENESIS
+    assert rows[2].prev_hash == rows[0].hash
+    verifier = ChainVerifier()
+    assert all(verifier.feed(r) for r in rows)
+    assert verifier.result().ok and verifier.result().rows_checked == 3
+
+
+def verify_cli(database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "consent_service", "verify", "--database", database_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def five_rows(client: TestClient, database_url: str) -> str:
+    for action in ("accept-all", "reject-all", "save", "accept-all", "reject-all"):
+        assert post_consent(client, {"action": action}).status_code == 201
+    path = database_url.removeprefix("sqlite:///")
+    result = verify_cli(database_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '"rows_checked": 5' in result.stdout
+    return path
+
+
+def tamper(path: str, *statements: str) -> None:
+    """Edit the file as an attacker with file access would: around the append-only trigger."""
+    db = sqlite3.connect(path)
+    db.execute("DROP TRIGGER consent_events_append_only")
+    for statement in statements:
+        db.execute(statement)
+    db.commit()
+    db.close()
+
+
+def test_the_append_only_trigger_refuses_updates(five_rows: str) -> None:
+    db = sqlite3.connect(five_rows)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("UPDATE consent_events SET action = 'accept-all' WHERE seq = 2")
+    db.close()
+
+
+def test_c22_an_edited_row_is_named(five_rows: str, database_url: str) -> None:
+    tamper(
+        five_rows,
+        """UPDATE consent_events SET choices = '{"necessary":true,"statistics":true,"third-party":true}' WHERE seq = 2""",
+    )
+    result = verify_cli(database_url)
+    assert result.returncode == 1
+    assert '"seq": 2' in result.stdout and "does not match its hash" in result.stdout
+
+
+def test_c22_a_deleted_row_is_found(five_rows: str, database_url: str) -> None:
+    tamper(five_rows, "DELETE FROM consent_events WHERE seq = 3")
+    result = verify_cli(database_url)
+    assert result.returncode == 1
+    assert '"seq": 4' in result.stdout and "prev_hash" in result.stdout
+
+
+def test_c22_reordered_rows_are_found(five_rows: str, database_url: str) -> None:
+    tamper(
+        five_rows,
+        "UPDATE consent_events SET seq = 100 WHERE seq = 2",
+        "UPDATE consent_events SET seq = 2 WHERE seq = 4",
+        "UPDATE consent_events SET seq = 4 WHERE seq = 100",
+    )
+    result = verify_cli(database_url)
+    assert result.returncode == 1
+    assert '"seq": 2' in result.stdout
+
+
+def test_c19_rows_only_for_201s(make_client: Callable[..., TestClient], database_url: str) -> None:
+    client = make_client(rate_limit=3)
+    answers = [
+        post_consent(client, {"action": a}) for a in ("save", "bogus", "save", "save", "save")
+    ]
+    created = [a.json()["consent_id"] for a in answers if a.status_code == 201]
+    # every write attempt counts against the limit, a malformed one too
+    assert [a.status_code for a in answers] == [201, 422, 201, 429, 429]
+    assert [r.consent_id for r in stored_rows(database_url)] == created
+
+
+async def test_group_commit_shares_transactions_and_keeps_every_row(database_url: str) -> None:
+    store = open_store(database_url)
+    await store.open()
+    await store.migrate()
+    metrics = Metrics()
+    recorder = Recorder(store, metrics, batch_max=64)
+    recorder.start()
+    try:
+        rows = await asyncio.gather(*(recorder.record(event("demo", n)) for n in range(200)))
+    finally:
+        await recorder.stop()
+    stored = [r async for r in store.iter_rows()]
+    await store.close()
+    assert sorted(r.consent_id for r in rows) == sorted(f"c{n}" for n in range(200))
+    assert len(stored) == 200
+    assert metrics.store_batch_size.count < 200  # commits were shared
+    verifier = ChainVerifier()
+    assert all(verifier.feed(r) for r in stored)
+
+
+async def test_a_failed_commit_is_reported_to_every_waiter(database_url: str) -> None:
+    store = open_store(database_url)
+    await store.open()
+    await store.migrate()
+    recorder = Recorder(store, Metrics())
+    recorder.start()
+    await store.close()  # the store goes away under the recorder
+    with pytest.raises(Exception, match="not recorded"):
+        await recorder.record(event())
+    await recorder.stop()
+
+
+async def test_two_processes_on_one_file_do_not_fork_the_chain(database_url: str) -> None:
+    """A second writer on the same SQLite file (another process, say) waits its turn."""
+    first, second = open_store(database_url), open_store(database_url)
+    for store in (first, second):
+        await store.open()
+        await store.migrate()
+    try:
+        await asyncio.gather(
+            *(
+                (first if n % 2 else second).append([event("demo", n), event("demo", n + 1000)])
+                for n in range(40)
+            )
+        )
+        stored = [r async for r in first.iter_rows()]
+    finally:
+        await first.close()
+        await second.close()
+    assert len(stored) == 80
+    verifier = ChainVerifier()
+    assert all(verifier.feed(r) for r in stored), verifier.result()

@@ -1,0 +1,59 @@
+"""Signed tokens: round-trip, key rotation, per-site salt, forgery and expiry (C22)."""
+
+from __future__ import annotations
+
+from consent_service.settings import Secret
+from consent_service.tokens import TokenSigner, new_consent_id
+
+from ..conftest import FakeClock
+
+OLD, NEW = Secret("old-key-0123456789abcdef"), Secret("new-key-0123456789abcdef")
+
+
+def test_round_trip_and_small() -> None:
+    clock = FakeClock()
+    signer = TokenSigner([NEW], clock=clock)
+    cid = new_consent_id()
+    token = signer.sign("demo", cid, "x" * 24, (1 << 30) - 1)
+    assert len(token) < 200
+    content = signer.verify("demo", token, 3600)
+    assert content is not None
+    assert (content.consent_id, content.policy_version, content.mask) == (
+        cid,
+        "x" * 24,
+        (1 << 30) - 1,
+    )
+    assert content.given_at == int(clock.now)
+
+
+def test_c22_forged_and_cross_site_tokens_are_no_consent() -> None:
+    signer = TokenSigner([NEW])
+    token = signer.sign("demo", "abc", "v1", 1)
+    payload, stamp, signature = token.split(".")
+    forged = token.replace(payload, payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB"))
+    assert signer.verify("demo", forged, 3600) is None
+    assert signer.verify("demo", f"{payload}.{stamp}.{signature[::-1]}", 3600) is None
+    assert signer.verify("other-site", token, 3600) is None
+    assert signer.verify("demo", "", 3600) is None
+    assert signer.verify("demo", "garbage", 3600) is None
+    assert TokenSigner([OLD]).verify("demo", token, 3600) is None
+
+
+def test_expired_token_is_no_consent() -> None:
+    clock = FakeClock()
+    signer = TokenSigner([NEW], clock=clock)
+    token = signer.sign("demo", "abc", "v1", 1)
+    clock.advance(3599)
+    assert signer.verify("demo", token, 3600) is not None
+    clock.advance(2)
+    assert signer.verify("demo", token, 3600) is None
+
+
+def test_key_rotation_newest_first_signs_old_still_verifies() -> None:
+    old_token = TokenSigner([OLD]).sign("demo", "abc", "v1", 1)
+    rotated = TokenSigner([NEW, OLD])
+    assert rotated.verify("demo", old_token, 3600) is not None
+    new_token = rotated.sign("demo", "abc", "v1", 1)
+    assert TokenSigner([NEW]).verify("demo", new_token, 3600) is not None
+    assert TokenSigner([OLD]).verify("demo", new_token, 3600) is None
+    assert TokenSigner([NEW]).verify("demo", old_token, 3600) is None
