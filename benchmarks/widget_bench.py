@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -510,16 +511,18 @@ def main() -> int:
     parser.add_argument("--write", type=Path, help="also write the tables into this markdown file")
     args = parser.parse_args()
     reports = []
+    load_before = os.getloadavg()[0]
     for network in args.network or ["loopback"]:
         report = f"### Network: {network}\n\n" + table(run(args.runs, network), args.runs)
         print(report + "\n", flush=True)
         reports.append(report)
+    loads = (load_before, os.getloadavg()[0])
     if args.write:
-        write_section(args.write, _section("\n\n".join(reports), args))
+        write_section(args.write, _section("\n\n".join(reports), args, loads))
     return 0
 
 
-def _section(report: str, args: argparse.Namespace) -> str:
+def _section(report: str, args: argparse.Namespace, loads: tuple[float, float]) -> str:
     version = subprocess.run(
         [CHROMIUM, "--version"], capture_output=True, text=True, check=False
     ).stdout.strip()
@@ -537,7 +540,9 @@ def _section(report: str, args: argparse.Namespace) -> str:
         f"Machine: 2 cores, {version or 'Chromium'} headless, every load in a fresh "
         "browser context (cold cache). *loopback* is the raw local network; *slow-4g* "
         "is Lighthouse's mobile profile (150 ms RTT, 1.6 Mbit/s down, 750 kbit/s up) "
-        "emulated by Chrome.\n\n"
+        "emulated by Chrome. The machine's 1-minute load average was "
+        f"{loads[0]:.1f} when the run started and {loads[1]:.1f} when it ended (other jobs "
+        "share it): wall times move with that, CPU times much less.\n\n"
         "What is measured:\n\n"
         "- *tool bytes*: the encoded (brotli) bytes of the tool's own requests: for kakor "
         "`widget.js` with the site config inlined, as the real route serves it; for the "

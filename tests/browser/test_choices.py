@@ -248,8 +248,12 @@ def test_c16_gpc_is_a_refusal_recorded_once(browser: Any, service: Service) -> N
         assert writes == ["POST"], "recorded once, not on every page"
         assert stats_events(page) is None
         page.locator("[data-consent-open]").click()
-        decide(page, "sv", "accept")
-        page.wait_for_function("window.demoStats !== undefined")
+        opted_in = decide(page, "sv", "accept")
+        assert opted_in["consent_id"] == body["consent_id"]
+        assert opted_in["choices"]["statistics"] is True
+        page.wait_for_function("() => window.demoStats !== undefined")
+        rows = service.events_for(body["consent_id"], 2)
+        assert [r["action"] for r in rows] == ["gpc", "accept-all"]
     finally:
         context.close()
 
