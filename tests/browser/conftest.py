@@ -148,8 +148,10 @@ def service_new_policy(service_dir: Path) -> Iterator[Service]:
     stop_service(running)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not for the session: Playwright's sync API keeps
+    an event loop running while it is open, which other suites' asyncio would trip on."""
     if not Path(CHROMIUM).exists():
         _missing(f"{CHROMIUM} is not installed")
     try:
