@@ -73,7 +73,8 @@ class Service:
             time.sleep(0.05)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -81,7 +82,7 @@ def _free_port() -> int:
 
 def start_service(workdir: Path, config: Path = DEMO_CONFIG) -> Service:
     """Start the real service on a free port (rate limit off: tests write often)."""
-    port = _free_port()
+    port = free_port()
     database = workdir / f"kakor-{port}.db"
     log = workdir / f"service-{port}.log"
     env = {**os.environ, "CONSENT_RATE_LIMIT": "0", "CONSENT_CONFIG": str(config)}

@@ -68,7 +68,7 @@ ACTIVE = "(() => { let e = document.activeElement; while (e && e.shadowRoot && e
 
 def wait_focus_in_dialog(page: Any) -> None:
     """Focus moves in right after the frame that shows the dialog is drawn."""
-    page.wait_for_function(f"() => !!{ACTIVE}.closest('[role=dialog]')", timeout=2000)
+    page.wait_for_function(f"() => !!{ACTIVE}.closest('[role=dialog]')", timeout=10_000)
 
 
 def cookie_names(context: Any) -> set[str]:

@@ -8,7 +8,6 @@ a cross-site fetch) does not stick, and the widget must store the token first-pa
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -20,7 +19,7 @@ import pytest
 
 from consent_service.settings import DEMO_CONFIG
 
-from .conftest import Service, start_service, stop_service
+from .conftest import Service, free_port, start_service, stop_service
 from .helpers import CONSENT_PATH, button, dialog, stats_events
 
 pytestmark = pytest.mark.browser
@@ -34,12 +33,6 @@ PAGE = """<!doctype html>
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -49,7 +42,7 @@ class _Quiet(SimpleHTTPRequestHandler):
 def cross_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Service]]:
     """A static site on localhost that embeds a kakor on 127.0.0.1 listing it as an origin."""
     workdir = tmp_path_factory.mktemp("cross-site")
-    page_port = _free_port()
+    page_port = free_port()
     site_origin = f"http://localhost:{page_port}"
     config = workdir / "site.toml"
     text = DEMO_CONFIG.read_text(encoding="utf-8")
@@ -118,7 +111,7 @@ def test_an_origin_the_site_does_not_list_records_nothing(
     root = tmp_path / "www"
     root.mkdir()
     (root / "index.html").write_text(PAGE.format(service=service.url), encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     server = ThreadingHTTPServer(("127.0.0.1", port), partial(_Quiet, directory=str(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -22,8 +22,7 @@ import { texts } from "./texts.js";
 function boot(config) {
   consentMode(config, null);
   const cookieValue = () => readCookies(config.cookie_name).find((v) => parseToken(v));
-  const read = () => restore(config, parseToken(cookieValue() || ""), Date.now());
-  let consent = read();
+  let consent = restore(config, parseToken(cookieValue() || ""), Date.now());
   const page = (document.documentElement.lang || "").slice(0, 2);
   let lang = config.languages.includes(page) ? page : config.default_language;
   const listeners = [];

@@ -27,7 +27,6 @@ export function createUI(app) {
   let layer = "first";
   let back = null;
 
-
   /** Each category's switch, description and services. */
   function category(c, lang, t, choices) {
     const id = "k-" + c.id;
@@ -112,7 +111,7 @@ export function createUI(app) {
             consent.id &&
               h(
                 "p",
-                { class: "id" },
+                null,
                 t.consent_id + ": ",
                 h("code", null, consent.id),
                 h("br"),
