@@ -120,8 +120,8 @@ def test_no_layout_shift_and_no_csp_violation(context: Any, service: Service) ->
     csp = page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
     assert "unsafe-inline" not in csp
     decide(page, "sv", "accept")
-    page.wait_for_function("window.demoStats && window.demoStats.events.length === 2")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => window.demoStats && window.demoStats.events.length === 2")
+    page.frame_locator("iframe[data-consent]").locator(".screen").wait_for()
     assert violations == []
 
 

@@ -169,13 +169,16 @@ export function createUI(app) {
   function show(which) {
     layer = which == "settings" ? "settings" : "first";
     if (!host.isConnected) document.body.append(host);
-    if (!dialog) back = document.activeElement;
+    const opening = !dialog;
+    if (opening) back = document.activeElement;
     render();
     const target = (layer == "settings" && dialog.querySelector("[role=switch]:not([disabled])")) || dialog;
-    // Focus once the frame that shows the dialog is drawn: focusing now would
-    // force a synchronous layout of the whole page inside our script. Unless
-    // the visitor has already moved into it.
-    requestAnimationFrame(() => setTimeout(() => root.activeElement || target.focus({ preventScroll: true })));
+    const focus = () => root.activeElement || target.focus({ preventScroll: true });
+    // Moving between layers keeps focus in the dialog at once. Opening it
+    // focuses once the frame that shows it is drawn: focusing now would force
+    // a synchronous layout of the whole page inside our script.
+    if (opening) requestAnimationFrame(() => setTimeout(focus));
+    else focus();
   }
 
   /** Close the dialog and give focus back to where it was. */
