@@ -7,6 +7,7 @@ honest. Without Node.js they skip, except under ``CI=true`` where they fail.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,8 +16,10 @@ from pathlib import Path
 import brotli
 import pytest
 
-from consent_service.settings import DEMO_CONFIG
+from consent_service.consent import decode_mask
+from consent_service.settings import DEMO_CONFIG, Secret
 from consent_service.sites import load_sites
+from consent_service.tokens import TokenSigner
 from consent_service.widget import PLACEHOLDER, WIDGET_FILE, render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,3 +87,42 @@ def test_rendered_widget_parses_as_javascript(tmp_path: Path) -> None:
     path = tmp_path / "served.js"
     path.write_bytes(demo_widget())
     subprocess.run([node, "--check", str(path)], check=True, timeout=60)
+
+
+def test_widget_unit_tests_pass() -> None:
+    """The pure modules' own tests (widget/test, node:test)."""
+    subprocess.run([_node(), "--test", "test/"], cwd=WIDGET_DIR, check=True, timeout=120)
+
+
+@pytest.mark.parametrize("mask", [0, 1, 2, 3])
+def test_widget_reads_the_tokens_the_service_signs(mask: int) -> None:
+    """The cookie contract across languages: what tokens.py signs, token.js and
+    state.js read back as the same consent ID, policy version, time and choices."""
+    site = load_sites(DEMO_CONFIG).get("demo")
+    signer = TokenSigner([Secret("k" * 32)], clock=lambda: 1_795_000_123.0)
+    token = signer.sign("demo", "consent-id-1", site.policy_version, mask)
+    script = (
+        "import { parseToken } from './src/token.js';"
+        "import { restore } from './src/state.js';"
+        "const [config, token] = [JSON.parse(process.argv[1]), process.argv[2]];"
+        "const t = parseToken(token);"
+        "console.log(JSON.stringify({ t, c: restore(config, t, 1795000200 * 1000) }));"
+    )
+    config = site.public_config("http://127.0.0.1:8000")
+    out = subprocess.run(
+        [_node(), "--input-type=module", "-e", script, json.dumps(config), token],
+        cwd=WIDGET_DIR,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout
+    read = json.loads(out)
+    assert read["t"] == {
+        "id": "consent-id-1",
+        "version": site.policy_version,
+        "bits": mask,
+        "given": 1_795_000_123,
+    }
+    assert read["c"]["decided"] is True
+    assert read["c"]["choices"] == {"necessary": True, **(decode_mask(site, mask) or {})}
