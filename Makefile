@@ -21,6 +21,7 @@ install: $(STAMP)
 test: $(STAMP)
 	./scripts/ensure-test-deps
 	$(BIN)/ruff check consent_service tests benchmarks
+	$(BIN)/ruff format --check consent_service tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider
 
@@ -36,3 +37,18 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
+
+## bench-export: a million audit rows through the HTTP export route (rows/s, server RSS)
+bench-export: $(STAMP)
+	$(BIN)/python benchmarks/export_bench.py --rows 1000000 --format csv
+
+.PHONY: fuzz soak
+
+## fuzz: the API fuzzer and the property tests, long (FUZZ_EXAMPLES per route and mode)
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_RANDOM=1 PROPERTY_EXAMPLES=$${PROPERTY_EXAMPLES:-2000} \
+		$(BIN)/pytest -q -p no:cacheprovider --timeout 1800 tests/reliability/test_fuzz.py tests/properties
+
+## soak: a few minutes of mixed traffic on 127.0.0.1; latency percentiles, errors, memory over time
+soak: $(STAMP)
+	$(BIN)/python benchmarks/soak.py --duration $${SOAK_SECONDS:-180} --concurrency $${SOAK_CONCURRENCY:-20}

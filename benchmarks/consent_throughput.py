@@ -62,7 +62,8 @@ def _start(which: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], st
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.serve", which, str(port)],
-        env=env, cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -77,17 +78,30 @@ def _start(which: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], st
 
 def _wrk(base: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
-         f"{base}/v1/sites/demo/consent"],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "-s",
+            str(script),
+            f"{base}/v1/sites/demo/consent",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+)", out)
     if not match:
         raise RuntimeError(out)
     requests, bad_status, socket_errors, p50, p99 = map(int, match.groups())
     return {
-        "requests": requests, "non2xx": bad_status, "socket_errors": socket_errors,
-        "rps": requests / seconds, "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
+        "requests": requests,
+        "non2xx": bad_status,
+        "socket_errors": socket_errors,
+        "rps": requests / seconds,
+        "p50_ms": p50 / 1000,
+        "p99_ms": p99 / 1000,
     }
 
 
@@ -139,7 +153,9 @@ def main() -> None:
     bare = statistics.median(r["rps"] for r in runs["bare"])
     report = {
         "command": "python -m benchmarks.consent_throughput " + " ".join(sys.argv[1:]),
-        "seconds": args.seconds, "connections": args.connections, "rounds": args.rounds,
+        "seconds": args.seconds,
+        "connections": args.connections,
+        "rounds": args.rounds,
         "bare_rps_median": round(bare, 1),
         "kakor_rps_median": round(kakor, 1),
         "ratio": round(kakor / bare, 3),

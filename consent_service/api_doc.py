@@ -7,6 +7,31 @@ from typing import Any
 from .openapi import SITE_PARAM, error_response, json_response
 
 _CONSENT = {"$ref": "#/components/schemas/Consent"}
+#: Request headers the consent routes read: the token (when a cookie cannot be sent),
+#: the caller's Origin (checked against the site's list) and Global Privacy Control.
+_TOKEN_HEADER = {
+    "name": "Kakor-Token",
+    "in": "header",
+    "required": False,
+    "description": "The consent token, for widgets that cannot send the cookie; "
+    "a forged, expired or over-long one (over 512 characters) is no consent, never an error",
+    "schema": {"type": "string"},
+}
+_ORIGIN_HEADER = {
+    "name": "Origin",
+    "in": "header",
+    "required": False,
+    "description": "Browsers send it; an origin the site does not list is refused with 403",
+    "schema": {"type": "string"},
+}
+_GPC_HEADER = {
+    "name": "Sec-GPC",
+    "in": "header",
+    "required": False,
+    "description": "Global Privacy Control: '1' refuses every optional category (C16); "
+    "any other value is no signal",
+    "schema": {"type": "string"},
+}
 _ORIGIN_ERRORS = {
     "403": error_response("Origin not listed for the site"),
     "404": error_response("Unknown site"),
@@ -15,6 +40,7 @@ _WRITE_ERRORS = {
     **_ORIGIN_ERRORS,
     "400": error_response("Malformed JSON"),
     "413": error_response("Body over 8 KiB"),
+    "408": error_response("The body took longer than CONSENT_BODY_TIMEOUT to arrive"),
     "415": error_response("Body is not JSON"),
     "422": error_response("Unknown category, field or wrong type"),
     "429": error_response("Too many writes from one address"),
@@ -36,7 +62,7 @@ OPENAPI: dict[str, Any] = {
     "/v1/sites/{site}/consent": {
         "post": {
             "summary": "Record a decision",
-            "parameters": [SITE_PARAM],
+            "parameters": [SITE_PARAM, _TOKEN_HEADER, _ORIGIN_HEADER, _GPC_HEADER],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -50,7 +76,7 @@ OPENAPI: dict[str, Any] = {
         },
         "get": {
             "summary": "The visitor's current consent, from the verified cookie",
-            "parameters": [SITE_PARAM],
+            "parameters": [SITE_PARAM, _TOKEN_HEADER, _ORIGIN_HEADER],
             "responses": {
                 "200": json_response("The consent", _CONSENT),
                 "403": error_response("Origin not listed for the site"),
@@ -59,7 +85,7 @@ OPENAPI: dict[str, Any] = {
         },
         "delete": {
             "summary": "Withdraw: record a withdrawal and set necessary-only",
-            "parameters": [SITE_PARAM],
+            "parameters": [SITE_PARAM, _TOKEN_HEADER, _ORIGIN_HEADER],
             "requestBody": {
                 "required": False,
                 "content": {
@@ -70,7 +96,7 @@ OPENAPI: dict[str, Any] = {
         },
         "options": {
             "summary": "CORS preflight",
-            "parameters": [SITE_PARAM],
+            "parameters": [SITE_PARAM, _ORIGIN_HEADER],
             "responses": {"204": {"description": "Preflight answered"}, **_ORIGIN_ERRORS},
         },
     },

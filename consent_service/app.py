@@ -11,8 +11,9 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
-from . import api, declaration, gate, widget
+from . import admin, api, declaration, gate, retention, widget
 from .errors import ApiError, error_response
+from .limits import HeaderLimit
 from .metrics import Metrics
 from .observe import RequestMetrics
 from .openapi import openapi_json
@@ -45,23 +46,30 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        purger = None
         try:
             await store.migrate()
             state.recorder.start()
+            purger = retention.start_auto_purge(state)
             yield
         finally:
+            await retention.stop_auto_purge(purger)
             await state.recorder.stop()
             await store.close()
 
     routes: list[BaseRoute] = [*api.routes(), Route("/openapi.json", openapi_json)]
     routes += [*gate.routes(), *declaration.routes(), *widget.routes()]
+    routes += admin.routes()
     if settings.demo:
         from . import demo
 
         routes += demo.routes()
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestMetrics, metrics=metrics)],
+        middleware=[
+            Middleware(RequestMetrics, metrics=metrics),
+            Middleware(HeaderLimit, max_bytes=settings.max_header_bytes),
+        ],
         exception_handlers={
             ApiError: error_response,
             HTTPException: error_response,

@@ -37,7 +37,10 @@ ROW_FIELDS = (
     "created_at",
     "prev_hash",
     "hash",
+    "detail",
 )
+#: ``action`` of the row a purge appends: it records what was removed (C21).
+CHECKPOINT = "checkpoint"
 
 
 @dataclass(slots=True)
@@ -62,6 +65,8 @@ class ConsentEvent:
     gpc: bool
     created_at: datetime
     event_id: str = field(default_factory=lambda: os.urandom(16).hex())
+    #: Extra facts of a non-consent row (a purge checkpoint); None for consent events.
+    detail: Mapping[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -85,11 +90,14 @@ class AuditRow:
     created_at: datetime
     prev_hash: str
     hash: str
+    #: See :attr:`ConsentEvent.detail`; hashed only when not None, so older rows keep their hash.
+    detail: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields, in :data:`ROW_FIELDS` order."""
         data = {name: getattr(self, name) for name in ROW_FIELDS}
         data["choices"] = dict(self.choices)
+        data["detail"] = None if self.detail is None else dict(self.detail)
         data["created_at"] = format_time(self.created_at)
         return data
 
@@ -124,8 +132,10 @@ def format_time(moment: datetime) -> str:
 
 
 def parse_time(text: str) -> datetime:
-    """Inverse of :func:`format_time`."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """Inverse of :func:`format_time` (exactly that shape: 27 characters ending in ``Z``)."""
+    if len(text) != 27 or text[10] != "T" or not text.endswith("Z"):
+        raise ValueError(f"not a UTC time as format_time writes it: {text!r}")
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def row_hash(seq: int, prev_hash: str, event: ConsentEvent | AuditRow) -> str:
@@ -147,6 +157,8 @@ def row_hash(seq: int, prev_hash: str, event: ConsentEvent | AuditRow) -> str:
         "gpc": event.gpc,
         "created_at": format_time(event.created_at),
     }
+    if event.detail is not None:
+        content["detail"] = dict(event.detail)
     return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + canonical_json(content)).hexdigest()
 
 
@@ -170,6 +182,7 @@ def link(event: ConsentEvent, seq: int, prev_hash: str) -> AuditRow:
         created_at=event.created_at,
         prev_hash=prev_hash,
         hash=row_hash(seq, prev_hash, event),
+        detail=None if event.detail is None else dict(event.detail),
     )
 
 
@@ -226,6 +239,40 @@ class ChainVerifier:
             return VerifyResult(self.rows_checked, True, heads=dict(self._heads))
         seq, site_id, reason = self.broken
         return VerifyResult(self.rows_checked, False, seq, site_id, reason, dict(self._heads))
+
+
+def checkpoint_event(site_id: str, detail: Mapping[str, Any], created_at: datetime) -> ConsentEvent:
+    """The row a purge appends to ``site_id``'s chain, recording what it removed (C21).
+
+    ``detail`` holds ``purged_rows``, ``first_seq``, ``last_seq``, ``before`` and
+    ``continued_from``: the hash of the last purged row, which the first remaining row
+    names as its ``prev_hash``. :func:`anchors_from` turns it into a verify anchor.
+    """
+    return ConsentEvent(
+        site_id=site_id,
+        consent_id=CHECKPOINT,
+        action=CHECKPOINT,
+        choices={},
+        policy_version="",
+        texts_hash="",
+        language="",
+        widget_version="",
+        page="",
+        ip="",
+        browser="",
+        gpc=False,
+        created_at=created_at,
+        detail=dict(detail),
+    )
+
+
+def anchors_from(checkpoints: Iterable[AuditRow]) -> dict[str, set[str]]:
+    """Verify anchors per site: every ``continued_from`` a checkpoint row records."""
+    anchors: dict[str, set[str]] = {}
+    for row in checkpoints:
+        if row.action == CHECKPOINT and row.detail and row.detail.get("continued_from"):
+            anchors.setdefault(row.site_id, set()).add(str(row.detail["continued_from"]))
+    return anchors
 
 
 async def verify_rows(

@@ -1,4 +1,4 @@
-"""The command line: ``consent-service serve | migrate | verify | demo``."""
+"""The command line: ``consent-service serve | migrate | verify | demo`` (+ :mod:`.admin_cli`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .audit import verify_rows
+from . import admin_cli
+from .integrity import verify_log
 from .settings import DEMO_CONFIG, Settings, SettingsError
 from .sites import ConfigError
 from .store import StoreError, open_store
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _database_arg(verify)
     verify.set_defaults(func=cmd_verify)
     _scan_parser(sub)
+    admin_cli.add_commands(sub)
     return parser
 
 
@@ -88,6 +90,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         "access_log": False,  # access logs would hold raw IP addresses
         "log_level": os.environ.get("CONSENT_LOG_LEVEL", "info"),
         "server_header": False,
+        **_hardening(settings),
     }
     if args.workers > 1:
         os.environ["CONSENT_DATABASE_URL"] = settings.database_url
@@ -103,6 +106,21 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
     uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def _hardening(settings: Settings) -> dict[str, object]:
+    """Server limits against abusive clients (see docs/security.md).
+
+    h11, not httptools: httptools buffers headers of any size, h11 closes a connection
+    whose headers are still incomplete past ``max_header_bytes`` (400); a complete
+    request over it gets 431 from :class:`~consent_service.limits.HeaderLimit`.
+    """
+    return {
+        "http": "h11",
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "limit_concurrency": settings.max_connections or None,
+    }
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -137,14 +155,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """``verify``: walk the whole chain; exit 1 at the first broken row."""
+    """``verify``: walk the whole chain (purge checkpoints as anchors); exit 1 if broken."""
 
     async def go() -> dict[str, object]:
         store = open_store(_settings(args).database_url)
         await store.open()
         try:
             await store.migrate()
-            return (await verify_rows(store.iter_rows())).to_dict()
+            return await verify_log(store)
         finally:
             await store.close()
 

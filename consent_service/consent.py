@@ -131,11 +131,14 @@ def clean_page(value: Any) -> str:
         return ""
     if not isinstance(value, str) or len(value) > MAX_PAGE:
         raise InvalidField("page", f"must be a URL of at most {MAX_PAGE} characters")
-    parts = urlsplit(value)
+    try:  # urlsplit and .port raise ValueError on a bad port or IPv6 literal
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        raise InvalidField("page", "must be an http or https URL") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidField("page", "must be an http or https URL")
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path or '/'}"
 
 

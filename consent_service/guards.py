@@ -6,12 +6,13 @@ written, so a refused request never leaves a row behind.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from starlette.requests import Request
 
-from .errors import MalformedJson, OriginNotAllowed, PayloadTooLarge, UnsupportedMediaType
+from .errors import ApiError, MalformedJson, OriginNotAllowed, PayloadTooLarge, UnsupportedMediaType
 from .sites import Site
 
 _JSON_TYPES = ("application/json", "text/plain")
@@ -64,12 +65,34 @@ def preflight_headers(origin: str) -> dict[str, str]:
     }
 
 
-async def read_json(request: Request, limit: int, *, optional: bool = False) -> Any:
-    """The JSON body, within ``limit`` bytes; ``text/plain`` JSON is accepted too.
+async def read_json(
+    request: Request, limit: int, *, optional: bool = False, timeout: float | None = None
+) -> Any:
+    """The JSON body, within ``limit`` bytes and ``timeout`` seconds; ``text/plain`` JSON too.
 
     ``text/plain`` lets a widget on another origin post without a CORS preflight; the
-    Origin check still applies. With ``optional``, an empty body yields None.
+    Origin check still applies. With ``optional``, an empty body yields None. A client
+    that dribbles its body slower than ``timeout`` gets 408 and holds nothing longer.
     """
+    try:
+        async with asyncio.timeout(timeout):
+            raw = await _read_body(request, limit)
+    except TimeoutError:
+        raise ApiError(
+            f"the body took over {timeout:g} s to arrive", status=408, code="request_timeout"
+        ) from None
+    if optional and not raw.strip():
+        return None
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in _JSON_TYPES and not media.endswith("+json"):
+        raise UnsupportedMediaType("send the body as application/json")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedJson(f"the body is not valid JSON: {exc}") from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -84,16 +107,7 @@ async def read_json(request: Request, limit: int, *, optional: bool = False) -> 
         if size > limit:
             raise PayloadTooLarge(f"the body is over {limit} bytes")
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if optional and not raw.strip():
-        return None
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media not in _JSON_TYPES and not media.endswith("+json"):
-        raise UnsupportedMediaType("send the body as application/json")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedJson(f"the body is not valid JSON: {exc}") from None
+    return b"".join(chunks)
 
 
 def client_address(request: Request) -> str:

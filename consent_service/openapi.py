@@ -15,7 +15,12 @@ from starlette.responses import JSONResponse, Response
 from . import __version__
 
 #: Modules whose ``OPENAPI`` path items make up the document.
-_MODULES = ("consent_service.api_doc", "consent_service.gating_doc", "consent_service.widget")
+_MODULES = (
+    "consent_service.api_doc",
+    "consent_service.gating_doc",
+    "consent_service.admin_doc",
+    "consent_service.widget",
+)
 
 
 def error_response(description: str) -> dict[str, Any]:
@@ -62,25 +67,33 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["action"],
+        "description": "A decision. Every field but action may be null, which means absent.",
         "properties": {
             "choices": {"$ref": "#/components/schemas/Choices"},
             "action": {"type": "string", "enum": ["accept-all", "reject-all", "save", "gpc"]},
-            "language": {"type": "string"},
-            "policy_version": {"type": "string"},
-            "page": {"type": "string", "format": "uri", "maxLength": 2048},
-            "widget_version": {"type": "string", "maxLength": 32},
-            "token": {"type": "string", "maxLength": 512},
+            "language": {"type": ["string", "null"]},
+            "policy_version": {"type": ["string", "null"]},
+            "page": {"$ref": "#/components/schemas/Page"},
+            "widget_version": {"type": ["string", "null"], "maxLength": 32},
+            "token": {"type": ["string", "null"], "maxLength": 512},
         },
     },
     "WithdrawRequest": {
         "type": "object",
         "additionalProperties": False,
+        "description": "An optional body; every field may be null, which means absent.",
         "properties": {
-            "language": {"type": "string"},
-            "page": {"type": "string", "format": "uri", "maxLength": 2048},
-            "widget_version": {"type": "string", "maxLength": 32},
-            "token": {"type": "string", "maxLength": 512},
+            "language": {"type": ["string", "null"]},
+            "page": {"$ref": "#/components/schemas/Page"},
+            "widget_version": {"type": ["string", "null"], "maxLength": 32},
+            "token": {"type": ["string", "null"], "maxLength": 512},
         },
+    },
+    "Page": {
+        "type": ["string", "null"],
+        "maxLength": 2048,
+        "description": "The http(s) URL the decision was made on; only origin and path are "
+        "kept (C20). Empty or null means unknown; anything but an http(s) URL is refused.",
     },
     "Consent": {
         "type": "object",

@@ -30,6 +30,11 @@ ENV_VARS = (
     "CONSENT_LOG_LEVEL",
     "CONSENT_DEMO",
     "CONSENT_CHROMIUM",
+    "CONSENT_AUTO_PURGE",
+    "CONSENT_MAX_HEADER_BYTES",
+    "CONSENT_BODY_TIMEOUT",
+    "CONSENT_KEEP_ALIVE_TIMEOUT",
+    "CONSENT_MAX_CONNECTIONS",
 )
 
 
@@ -78,6 +83,17 @@ class Settings:
     max_body_bytes: int = 8 * 1024
     #: Group commit: how many consent events one transaction may carry at most.
     write_batch_max: int = 256
+    #: Purge each site that sets ``retention_days`` once a day (C21); off unless set.
+    auto_purge: bool = False
+    #: Server hardening (``serve``/``demo``): the request line and headers together may not
+    #: exceed this many bytes (431 beyond it).
+    max_header_bytes: int = 16 * 1024
+    #: Seconds a client may take to send a request body (408 beyond it).
+    body_timeout: float = 10.0
+    #: Seconds an idle keep-alive connection is kept open.
+    keep_alive_timeout: int = 5
+    #: Connections and requests in flight per process before new ones get 503; 0 = no cap.
+    max_connections: int = 1000
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -101,6 +117,16 @@ class Settings:
             )
         if env.get("CONSENT_WRITE_BATCH_MAX"):
             values["write_batch_max"] = _int(env, "CONSENT_WRITE_BATCH_MAX", minimum=1)
+        if env.get("CONSENT_AUTO_PURGE", "") != "":
+            values["auto_purge"] = env["CONSENT_AUTO_PURGE"].strip().lower() in ("1", "true", "yes")
+        if env.get("CONSENT_MAX_HEADER_BYTES"):
+            values["max_header_bytes"] = _int(env, "CONSENT_MAX_HEADER_BYTES", minimum=1024)
+        if env.get("CONSENT_BODY_TIMEOUT"):
+            values["body_timeout"] = float(_int(env, "CONSENT_BODY_TIMEOUT", minimum=1))
+        if env.get("CONSENT_KEEP_ALIVE_TIMEOUT"):
+            values["keep_alive_timeout"] = _int(env, "CONSENT_KEEP_ALIVE_TIMEOUT", minimum=1)
+        if env.get("CONSENT_MAX_CONNECTIONS", "") != "":
+            values["max_connections"] = _int(env, "CONSENT_MAX_CONNECTIONS", minimum=0)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -333,7 +333,7 @@ def _site(site_id: str, raw: dict[str, Any], where: str) -> Site:
                 f"{where}.google_consent_mode.{signal}: unknown signal; "
                 f"use {', '.join(CONSENT_MODE_SIGNALS)}"
             )
-        if category not in ids:
+        if not isinstance(category, str) or category not in ids:
             raise ConfigError(f"{where}.google_consent_mode.{signal}: no category {category!r}")
     return Site(
         id=site_id,
@@ -389,7 +389,7 @@ def _categories(raw: Any, where: str, languages: tuple[str, ...]) -> tuple[Categ
         if basis == "consent" and required:
             raise ConfigError(f"{here}.legal_basis: a required category is not based on consent")
         services = []
-        for j, svc in enumerate(table.get("services", [])):
+        for j, svc in enumerate(_list(table, "services", here)):
             service = _service(svc, f"{here}.services[{j}]", languages)
             if service.id in seen_services:
                 raise ConfigError(
@@ -430,7 +430,7 @@ def _service(raw: Any, where: str, languages: tuple[str, ...]) -> Service:
             raise ConfigError(f"{where}.origins: {origin!r} is not an origin")
     cookies = tuple(
         _cookie(c, f"{where}.cookies[{k}]", languages)
-        for k, c in enumerate(table.get("cookies", []))
+        for k, c in enumerate(_list(table, "cookies", where))
     )
     return Service(
         id=sid,
@@ -501,6 +501,13 @@ def _table(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table")
     return raw
+
+
+def _list(raw: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = raw.get(key, [])
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}.{key}: must be a list of tables")
+    return value
 
 
 def _str(raw: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:

@@ -7,9 +7,20 @@ for PostgreSQL.
 
 from __future__ import annotations
 
-from .base import Store, StoreError, TextsSnapshot
+from .base import DECISION_ACTIONS, Store, StoreError, TextsSnapshot
+from .records import AccessEntry, AdminToken, DayCounts, PurgeResult
 
-__all__ = ["Store", "StoreError", "TextsSnapshot", "open_store"]
+__all__ = [
+    "DECISION_ACTIONS",
+    "AccessEntry",
+    "AdminToken",
+    "DayCounts",
+    "PurgeResult",
+    "Store",
+    "StoreError",
+    "TextsSnapshot",
+    "open_store",
+]
 
 
 def open_store(url: str) -> Store:

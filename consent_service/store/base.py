@@ -14,8 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from ..audit import AuditRow, ConsentEvent
+from .records import AccessEntry, AdminToken, DayCounts, PurgeResult
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+
+
+#: Actions that answer the banner: what the stats count as decisions.
+DECISION_ACTIONS = ("accept-all", "reject-all", "save", "gpc")
 
 
 class StoreError(RuntimeError):
@@ -91,6 +96,80 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def row_count(self) -> int:
         """How many audit rows are stored (may be an estimate on very large stores)."""
+
+    # -- the privacy officer's side (admin API, CLI) -------------------------------------
+    #
+    # SQL of the SQLite implementation, for porting: see ``store/sqlite.py`` and
+    # ``migrations/sqlite/0002_admin.sql`` (tables ``admin_tokens``, ``admin_access_log``,
+    # column ``consent_events.detail``).
+
+    @abc.abstractmethod
+    async def create_admin_token(self, token: AdminToken) -> None:
+        """Store a new admin token (its hash, role, sites); ``token_id`` is unique."""
+
+    @abc.abstractmethod
+    async def find_admin_token(self, token_id: str) -> AdminToken | None:
+        """The token with ``token_id``, revoked or not; None if there is none."""
+
+    @abc.abstractmethod
+    async def list_admin_tokens(self) -> list[AdminToken]:
+        """Every token, oldest first (hashes included; never print them)."""
+
+    @abc.abstractmethod
+    async def revoke_admin_token(self, token_id: str, at: datetime) -> bool:
+        """Mark a token revoked at ``at``; False if no such unrevoked token exists."""
+
+    @abc.abstractmethod
+    async def log_access(self, entry: AccessEntry) -> None:
+        """Append one line to the admin access log; durable on return."""
+
+    @abc.abstractmethod
+    def iter_access_log(
+        self, *, site_id: str | None = None, limit: int | None = None
+    ) -> AsyncIterator[AccessEntry]:
+        """Access-log lines, oldest first (the newest ``limit`` of them when given)."""
+
+    @abc.abstractmethod
+    async def daily_stats(
+        self,
+        site_id: str,
+        since: datetime | None,
+        until: datetime | None,
+        categories: Sequence[str],
+        optional_categories: Sequence[str],
+    ) -> list[DayCounts]:
+        """One :class:`DayCounts` per UTC day with rows in ``[since, until)``, oldest first.
+
+        The aggregation runs in the database (GROUP BY the day of ``created_at``), never as
+        a loop over rows in Python. A decision is a row whose action is one of
+        :data:`DECISION_ACTIONS`; ``allowed`` counts, for each of ``categories``, the
+        decisions whose ``choices`` has it true; a refusal is a decision that allowed none
+        of ``optional_categories``. Days without rows are left out.
+        """
+
+    @abc.abstractmethod
+    async def purge(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
+        """Delete ``site_id``'s oldest rows, up to the first created at or after ``before``.
+
+        In one transaction: delete the site's rows with ``seq`` below the first row whose
+        ``created_at >= before`` (all of the site's rows if there is none: a prefix of the
+        chain, so what remains is contiguous), then append, through the normal chaining,
+        :func:`~consent_service.audit.checkpoint_event` with ``purged_rows``, ``first_seq``,
+        ``last_seq``, ``before`` and ``continued_from`` (the hash of the last deleted row).
+        Nothing to delete: no checkpoint, ``purged_rows == 0``.
+        """
+
+    @abc.abstractmethod
+    async def last_seq(self) -> int:
+        """The highest ``seq`` stored (0 when empty): pins an export to what existed at its start."""
+
+    @abc.abstractmethod
+    async def row_before(self, site_id: str, seq: int) -> AuditRow | None:
+        """The row of ``site_id`` just before ``seq`` in its chain (highest lower ``seq``)."""
+
+    @abc.abstractmethod
+    async def checkpoint_rows(self, site_id: str | None = None) -> list[AuditRow]:
+        """Every ``checkpoint`` row (of ``site_id`` if given), oldest first: verify anchors."""
 
     def migration_files(self) -> list[Path]:
         """This dialect's migration files, in the order they apply."""

@@ -16,22 +16,35 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from ..audit import AuditRow, ConsentEvent, chain, choices_json, format_time, parse_time
-from .base import Store, StoreError, TextsSnapshot
+from ..audit import (
+    CHECKPOINT,
+    AuditRow,
+    ConsentEvent,
+    chain,
+    checkpoint_event,
+    choices_json,
+    format_time,
+    parse_time,
+)
+from .base import DECISION_ACTIONS, Store, StoreError, TextsSnapshot
+from .records import AccessEntry, AdminToken, DayCounts, PurgeResult
 
 _COLUMNS = (
     "seq, event_id, site_id, consent_id, action, choices, policy_version, texts_hash, language, "
-    "widget_version, page, ip, browser, gpc, created_at, prev_hash, hash"
+    "widget_version, page, ip, browser, gpc, created_at, prev_hash, hash, detail"
 )
-_ROW_PLACEHOLDERS = "(" + ", ".join("?" * 17) + ")"
+_ROW_PLACEHOLDERS = "(" + ", ".join("?" * 18) + ")"
 #: Rows per INSERT statement: well under SQLite's 32,766 bound parameters.
 _ROWS_PER_INSERT = 500
+_DECISION = "action IN (" + ", ".join(f"'{a}'" for a in DECISION_ACTIONS) + ")"
+_TOKEN_COLUMNS = "token_id, token_hash, role, sites, label, created_at, revoked_at"  # noqa: S105 - column names
+_ACCESS_COLUMNS = "id, at, token_id, role, site_id, action, detail"
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -63,6 +76,9 @@ class SqliteStore(Store):
         self._append_thread: ThreadPoolExecutor | None = None
         self._append_conn: sqlite3.Connection | None = None
         self._append_lock = asyncio.Lock()
+        # Token and access-log writes go through the aiosqlite writer; its transactions
+        # must not interleave, so each holds this lock from BEGIN to COMMIT.
+        self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -299,6 +315,217 @@ class SqliteStore(Store):
             raw = await cur.fetchone()
         return int(raw[0]) if raw else 0
 
+    # -- the privacy officer's side ------------------------------------------------------
+
+    async def _write(self, sql: str, args: Sequence[Any]) -> int:
+        async with self._write_lock:
+            conn = self._w
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                async with conn.execute(sql, args) as cur:
+                    changed = cur.rowcount
+                await conn.commit()
+            except BaseException:
+                if conn.in_transaction:
+                    await conn.rollback()
+                raise
+            return changed
+
+    async def create_admin_token(self, token: AdminToken) -> None:
+        await self._write(
+            f"INSERT INTO admin_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                token.token_id,
+                token.token_hash,
+                token.role,
+                json.dumps(list(token.sites)),
+                token.label,
+                format_time(token.created_at),
+                None if token.revoked_at is None else format_time(token.revoked_at),
+            ),
+        )
+
+    async def find_admin_token(self, token_id: str) -> AdminToken | None:
+        async with self._r.execute(
+            f"SELECT {_TOKEN_COLUMNS} FROM admin_tokens WHERE token_id = ?", (token_id,)
+        ) as cur:
+            raw = await cur.fetchone()
+        return None if raw is None else _token(raw)
+
+    async def list_admin_tokens(self) -> list[AdminToken]:
+        async with self._r.execute(
+            f"SELECT {_TOKEN_COLUMNS} FROM admin_tokens ORDER BY created_at, token_id"
+        ) as cur:
+            return [_token(raw) for raw in await cur.fetchall()]
+
+    async def revoke_admin_token(self, token_id: str, at: datetime) -> bool:
+        changed = await self._write(
+            "UPDATE admin_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
+            (format_time(at), token_id),
+        )
+        return changed > 0
+
+    async def log_access(self, entry: AccessEntry) -> None:
+        await self._write(
+            "INSERT INTO admin_access_log (at, token_id, role, site_id, action, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                format_time(entry.at),
+                entry.token_id,
+                entry.role,
+                entry.site_id,
+                entry.action,
+                json.dumps(dict(entry.detail), ensure_ascii=False, separators=(",", ":")),
+            ),
+        )
+
+    async def iter_access_log(
+        self, *, site_id: str | None = None, limit: int | None = None
+    ) -> AsyncIterator[AccessEntry]:
+        where, args = ("site_id = ?", [site_id]) if site_id is not None else ("1 = 1", [])
+        if limit is not None:
+            sql = (
+                f"SELECT * FROM (SELECT {_ACCESS_COLUMNS} FROM admin_access_log WHERE {where} "
+                "ORDER BY id DESC LIMIT ?) ORDER BY id"
+            )
+            async with self._r.execute(sql, (*args, limit)) as cur:
+                for raw in await cur.fetchall():
+                    yield _access(raw)
+            return
+        cursor = 0
+        sql = (
+            f"SELECT {_ACCESS_COLUMNS} FROM admin_access_log WHERE id > ? AND {where} "
+            "ORDER BY id LIMIT 500"
+        )
+        while True:
+            async with self._r.execute(sql, (cursor, *args)) as cur:
+                batch = list(await cur.fetchall())
+            for raw in batch:
+                yield _access(raw)
+            if len(batch) < 500:
+                return
+            cursor = batch[-1][0]
+
+    async def daily_stats(
+        self,
+        site_id: str,
+        since: datetime | None,
+        until: datetime | None,
+        categories: Sequence[str],
+        optional_categories: Sequence[str],
+    ) -> list[DayCounts]:
+        cats = list(dict.fromkeys([*categories, *optional_categories]))
+        any_optional = (
+            " + ".join("COALESCE(json_extract(choices, ?), 0)" for _ in optional_categories) or "0"
+        )
+        select = [
+            "substr(created_at, 1, 10) AS day",
+            f"SUM({_DECISION})",
+            f"SUM({_DECISION} AND ({any_optional}) = 0)",
+            f"SUM({_DECISION} AND gpc = 1)",
+            "SUM(action = 'withdraw')",
+            *(f"SUM({_DECISION} AND json_extract(choices, ?) = 1)" for _ in cats),
+        ]
+        args: list[Any] = [_json_path(c) for c in optional_categories]
+        args += [_json_path(c) for c in cats]
+        where = ["site_id = ?", f"({_DECISION} OR action = 'withdraw')"]
+        args.append(site_id)
+        if since is not None:
+            where.append("created_at >= ?")
+            args.append(format_time(since))
+        if until is not None:
+            where.append("created_at < ?")
+            args.append(format_time(until))
+        sql = (
+            f"SELECT {', '.join(select)} FROM consent_events WHERE {' AND '.join(where)} "
+            "GROUP BY day ORDER BY day"
+        )
+        async with self._r.execute(sql, args) as cur:
+            found = await cur.fetchall()
+        return [
+            DayCounts(
+                day=date.fromisoformat(raw[0]),
+                decisions=int(raw[1] or 0),
+                refusals=int(raw[2] or 0),
+                gpc=int(raw[3] or 0),
+                withdrawals=int(raw[4] or 0),
+                allowed={cat: int(raw[5 + i] or 0) for i, cat in enumerate(cats)},
+            )
+            for raw in found
+        ]
+
+    async def purge(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
+        async with self._append_lock:  # the chain's writer: no append can slip in between
+            result: PurgeResult = await self._in_append_thread(
+                self._purge_locking, site_id, before, now
+            )
+            return result
+
+    def _purge_locking(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
+        """On the append thread: summarise, append the checkpoint, delete; one transaction."""
+        conn = self._append_conn
+        if conn is None:
+            raise StoreError("the store is not open")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            keep = conn.execute(
+                "SELECT MIN(seq) FROM consent_events WHERE site_id = ? AND created_at >= ?",
+                (site_id, format_time(before)),
+            ).fetchone()
+            bound, args = ("seq < ?", [keep[0]]) if keep[0] is not None else ("1 = 1", [])
+            count, first_seq, last_seq = conn.execute(
+                f"SELECT COUNT(*), MIN(seq), MAX(seq) FROM consent_events "
+                f"WHERE site_id = ? AND {bound}",
+                (site_id, *args),
+            ).fetchone()
+            if not count:
+                conn.execute("ROLLBACK")
+                return PurgeResult(site_id, 0)
+            continued_from = conn.execute(
+                "SELECT hash FROM consent_events WHERE seq = ?", (last_seq,)
+            ).fetchone()[0]
+            detail = {
+                "purged_rows": count,
+                "first_seq": first_seq,
+                "last_seq": last_seq,
+                "before": format_time(before),
+                "continued_from": continued_from,
+            }
+            [checkpoint] = self._stage(conn, [checkpoint_event(site_id, detail, now)], ())
+            conn.execute(
+                "DELETE FROM consent_events WHERE site_id = ? AND seq <= ?", (site_id, last_seq)
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._commit(conn)
+        return PurgeResult(site_id, count, first_seq, last_seq, continued_from, checkpoint.seq)
+
+    async def last_seq(self) -> int:
+        async with self._r.execute("SELECT COALESCE(MAX(seq), 0) FROM consent_events") as cur:
+            raw = await cur.fetchone()
+        return int(raw[0]) if raw else 0
+
+    async def row_before(self, site_id: str, seq: int) -> AuditRow | None:
+        async with self._r.execute(
+            f"SELECT {_COLUMNS} FROM consent_events WHERE site_id = ? AND seq < ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (site_id, seq),
+        ) as cur:
+            raw = await cur.fetchone()
+        return None if raw is None else _row(raw)
+
+    async def checkpoint_rows(self, site_id: str | None = None) -> list[AuditRow]:
+        where, args = "action = ?", [CHECKPOINT]
+        if site_id is not None:
+            where += " AND site_id = ?"
+            args.append(site_id)
+        async with self._r.execute(
+            f"SELECT {_COLUMNS} FROM consent_events WHERE {where} ORDER BY seq", args
+        ) as cur:
+            return [_row(raw) for raw in await cur.fetchall()]
+
 
 def _params(row: AuditRow) -> tuple[Any, ...]:
     return (
@@ -319,6 +546,7 @@ def _params(row: AuditRow) -> tuple[Any, ...]:
         format_time(row.created_at),
         row.prev_hash,
         row.hash,
+        None if row.detail is None else json.dumps(dict(row.detail), separators=(",", ":")),
     )
 
 
@@ -341,4 +569,34 @@ def _row(raw: Sequence[Any]) -> AuditRow:
         created_at=parse_time(raw[14]),
         prev_hash=raw[15],
         hash=raw[16],
+        detail=None if raw[17] is None else json.loads(raw[17]),
     )
+
+
+def _token(raw: Sequence[Any]) -> AdminToken:
+    return AdminToken(
+        token_id=raw[0],
+        token_hash=raw[1],
+        role=raw[2],
+        sites=tuple(json.loads(raw[3])),
+        label=raw[4],
+        created_at=parse_time(raw[5]),
+        revoked_at=None if raw[6] is None else parse_time(raw[6]),
+    )
+
+
+def _access(raw: Sequence[Any]) -> AccessEntry:
+    return AccessEntry(
+        id=int(raw[0]),
+        at=parse_time(raw[1]),
+        token_id=raw[2],
+        role=raw[3],
+        site_id=raw[4],
+        action=raw[5],
+        detail=json.loads(raw[6]),
+    )
+
+
+def _json_path(category: str) -> str:
+    """The SQLite JSON path of one key of ``choices`` (ids may hold ``-``)."""
+    return '$."' + category.replace('"', "") + '"'

@@ -3,7 +3,8 @@
 Each test runs the real proxy with the snippet from ``docs/proxy/`` (only addresses
 replaced), a real kakor (``consent-service serve``) and a small website upstream that
 sends a permissive CSP of its own, which the proxy must replace. Needs ``nginx`` /
-``caddy`` on PATH (Debian: ``apt-get install nginx-light caddy``); skipped without them.
+``caddy`` on PATH (Debian: ``apt-get install nginx-light caddy``, which ``make test``
+does); skipped without them, except under ``CI=true``, where a missing proxy fails.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import KEY
+from ..conftest import KEY, ON_CI
 from .servers import Processes, free_port, http_get
 from .test_csp import NECESSARY_ONLY, VIDEO, policy
 
@@ -63,7 +64,10 @@ def stack(tmp_path: Path) -> Iterator[Callable[[str], int]]:
     def start(proxy: str) -> int:
         exe = shutil.which(proxy)
         if exe is None:
-            pytest.skip(f"{proxy} is not installed (apt-get install nginx-light caddy)")
+            message = f"{proxy} is not installed (apt-get install nginx-light caddy)"
+            if ON_CI:
+                pytest.fail(message)
+            pytest.skip(message)
         kakor_port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
         env["CONSENT_SECRET_KEYS"] = KEY

@@ -1,0 +1,255 @@
+"""The privacy officer's commands: ``token``, ``export``, ``purge``, ``access-log``.
+
+:func:`add_commands` hangs them on the ``consent-service`` parser; each opens the
+store named by ``--database`` (like ``serve``), migrates it, does one thing, closes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import accesslog, retention
+from .admin import parse_moment
+from .audit import format_time
+from .auth import ROLES, new_token
+from .errors import InvalidField
+from .export import FORMATS, Exporter, Manifest, check_file, manifest_path
+from .settings import Settings
+from .sites import load_sites
+from .store import Store, open_store
+
+T = TypeVar("T")
+
+
+def _database_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="database URL, e.g. sqlite:///var/kakor.db or postgresql://user@host/db "
+        "(default: $CONSENT_DATABASE_URL or sqlite:///var/kakor.db)",
+    )
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, help="site config TOML (default: $CONSENT_CONFIG or the demo site)"
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        database_url=getattr(args, "database", None), config_path=getattr(args, "config", None)
+    )
+
+
+def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]]) -> T:
+    async def go() -> T:
+        store = open_store(_settings(args).database_url)
+        await store.open()
+        try:
+            await store.migrate()
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _moment(name: str, raw: str | None, *, end: bool = False) -> datetime | None:
+    try:
+        return parse_moment(name, raw, end=end)
+    except InvalidField as exc:
+        raise SystemExit(f"error: --{exc.message}") from None
+
+
+def add_commands(sub: Any) -> None:
+    """Add the admin subcommands to ``sub`` (the parser's subparsers)."""
+    token = sub.add_parser(
+        "token", help="create, list or revoke admin tokens", description="Admin API tokens."
+    )
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_sub.add_parser(
+        "create",
+        help="create a token and print it once",
+        description="Create an admin token for one or more sites; it is printed once and "
+        "only its SHA-256 is stored.",
+    )
+    create.add_argument("--site", action="append", required=True, help="site id (repeatable)")
+    create.add_argument("--role", choices=ROLES, default="officer", help="default: officer")
+    create.add_argument("--label", default="", help="a note: whose token this is")
+    _config_arg(create)
+    _database_arg(create)
+    create.set_defaults(func=cmd_token_create)
+    listing = token_sub.add_parser("list", help="list tokens (never the tokens themselves)")
+    _database_arg(listing)
+    listing.set_defaults(func=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    _database_arg(revoke)
+    revoke.set_defaults(func=cmd_token_revoke)
+
+    export = sub.add_parser(
+        "export",
+        help="export a site's audit rows to CSV or JSON Lines, with a manifest",
+        description="Write FILE (oldest first, streamed) and FILE.manifest.json; or, with "
+        "--check FILE, check a file against its manifest.",
+    )
+    export.add_argument("--site", help="site id")
+    export.add_argument("--since", help="start date (YYYY-MM-DD) or ISO date-time, inclusive")
+    export.add_argument("--until", help="end; a bare date includes that whole day")
+    export.add_argument("--format", choices=FORMATS, help="default: from the file name, else csv")
+    export.add_argument("--output", type=Path, help="the file to write")
+    export.add_argument("--check", type=Path, metavar="FILE", help="check FILE and exit")
+    _database_arg(export)
+    export.set_defaults(func=cmd_export)
+
+    purge = sub.add_parser(
+        "purge",
+        help="delete a site's rows older than a date, keeping the chain verifiable",
+        description="Delete SITE's rows created before DATE and append a checkpoint row "
+        "that lets verify accept the shortened chain (C21). Never automatic by default.",
+    )
+    purge.add_argument("--site", required=True, help="site id")
+    purge.add_argument("--before", required=True, help="date (YYYY-MM-DD) or ISO date-time")
+    _database_arg(purge)
+    purge.set_defaults(func=cmd_purge)
+
+    log = sub.add_parser(
+        "access-log", help="print the admin access log (JSON Lines)", description="Who read what."
+    )
+    log.add_argument("--site", help="only this site")
+    log.add_argument("--limit", type=int, help="only the newest N entries")
+    _database_arg(log)
+    log.set_defaults(func=cmd_access_log)
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    """``token create``: print a new token once; store its hash."""
+    sites = load_sites(_settings(args).config_path)
+    unknown = [s for s in args.site if s not in sites]
+    if unknown:
+        print(f"error: no site {', '.join(unknown)} in the configuration", file=sys.stderr)
+        return 2
+    plain, record = new_token(args.site, args.role, _now(), args.label)
+    _with_store(args, lambda store: store.create_admin_token(record))
+    print(plain)
+    print(
+        f"token {record.token_id} ({record.role}) for {', '.join(record.sites)}: "
+        "shown once, keep it safe",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    """``token list``: ids, roles, sites, dates; never a token or its hash."""
+    for t in _with_store(args, lambda store: store.list_admin_tokens()):
+        print(
+            json.dumps(
+                {
+                    "token_id": t.token_id,
+                    "role": t.role,
+                    "sites": list(t.sites),
+                    "label": t.label,
+                    "created_at": format_time(t.created_at),
+                    "revoked_at": format_time(t.revoked_at) if t.revoked_at else None,
+                },
+                ensure_ascii=False,
+            )
+        )
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    """``token revoke ID``."""
+    done = _with_store(args, lambda store: store.revoke_admin_token(args.token_id, _now()))
+    print("revoked" if done else "no such active token", file=sys.stderr)
+    return 0 if done else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``export``: write FILE and FILE.manifest.json, or ``--check FILE``."""
+    if args.check is not None:
+        return _check(args.check)
+    if not args.site or not args.output:
+        print("error: export needs --site and --output (or --check FILE)", file=sys.stderr)
+        return 2
+    output: Path = args.output
+    fmt = args.format or ("jsonl" if output.suffix in (".jsonl", ".ndjson") else "csv")
+    since = _moment("since", args.since)
+    until = _moment("until", args.until, end=True)
+
+    async def work(store: Store) -> Manifest:
+        manifest = Manifest(
+            site_id=args.site,
+            format=fmt,
+            since=format_time(since) if since else None,
+            until=format_time(until) if until else None,
+            upto_seq=await store.last_seq(),
+        )
+        await accesslog.record(
+            store, None, args.site, "export", {**manifest.to_dict(), "output": str(output)}, _now()
+        )
+        exporter = Exporter(manifest)
+        partial = output.with_name(output.name + ".partial")
+        with partial.open("wb") as handle:
+            async for chunk in exporter.chunks(
+                store.iter_rows(site_id=args.site, since=since, until=until)
+            ):
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(output)
+        return exporter.manifest
+
+    manifest = _with_store(args, work)
+    manifest_path(output).write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
+    print(json.dumps(manifest.to_dict(), indent=2))
+    return 0
+
+
+def _check(path: Path) -> int:
+    side = manifest_path(path)
+    if not side.exists():
+        print(f"error: no manifest {side}", file=sys.stderr)
+        return 2
+    manifest = Manifest.from_dict(json.loads(side.read_text()))
+    problems = check_file(path, manifest)
+    print(json.dumps({"ok": not problems, "rows": manifest.rows, "problems": problems}, indent=2))
+    return 0 if not problems else 1
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """``purge --site S --before DATE``: delete old rows, append a checkpoint."""
+    before = _moment("before", args.before)
+    if before is None:
+        print("error: --before needs a date", file=sys.stderr)
+        return 2
+    result = _with_store(args, lambda store: retention.purge(store, args.site, before, _now()))
+    print(json.dumps(result.to_dict(), indent=2))
+    return 0
+
+
+def cmd_access_log(args: argparse.Namespace) -> int:
+    """``access-log``: one JSON line per entry, oldest first."""
+
+    async def work(store: Store) -> list[dict[str, Any]]:
+        return [
+            e.to_dict() async for e in store.iter_access_log(site_id=args.site, limit=args.limit)
+        ]
+
+    for entry in _with_store(args, work):
+        print(json.dumps(entry, ensure_ascii=False))
+    return 0

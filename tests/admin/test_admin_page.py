@@ -1,0 +1,220 @@
+"""The admin page in Debian's Chromium: sign in, the rates chart, a lookup, an export (C23).
+
+The real service runs as a subprocess (``python -m consent_service serve``), seeded by
+real HTTP POSTs plus rows from earlier days appended through the store; the token is
+made by the real CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from consent_service.audit import ConsentEvent
+from consent_service.export import parse_csv
+from consent_service.settings import DEMO_CONFIG
+from consent_service.sites import load_sites
+from consent_service.store import open_store
+
+from ..conftest import KEY, ON_CI
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = pytest.mark.browser
+
+
+@dataclass
+class Service:
+    base: str
+    database_url: str
+    env: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    """``consent-service serve`` on a free port with a fresh SQLite file."""
+    port = _free_port()
+    database_url = f"sqlite:///{tmp_path / 'kakor.db'}"
+    env = {**os.environ, "CONSENT_SECRET_KEYS": KEY, "CONSENT_RATE_LIMIT": "0"}
+    env.pop("CONSENT_AUTO_PURGE", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "consent_service",
+            "serve",
+            "--port",
+            str(port),
+            "--database",
+            database_url,
+            "--config",
+            str(DEMO_CONFIG),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, "the service exited"
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.1)
+        yield Service(base, database_url, env)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _seed_earlier_days(database_url: str, days: int) -> None:
+    """Decisions on earlier days, appended (and chained) through the store."""
+    site = load_sites(DEMO_CONFIG).get("demo")
+    now = datetime.now(UTC)
+
+    def event(day: int, n: int) -> ConsentEvent:
+        allow = n % (day + 2) == 0
+        return ConsentEvent(
+            site_id="demo",
+            consent_id=f"seed-{day}-{n}",
+            action="accept-all" if allow else "reject-all",
+            choices={"necessary": True, "statistics": allow, "third-party": allow},
+            policy_version=site.policy_version,
+            texts_hash=site.texts_hash("sv"),
+            language="sv",
+            widget_version="seed",
+            page="https://example.se/",
+            ip="192.0.2.0/24",
+            browser="Firefox/Linux",
+            gpc=False,
+            created_at=now - timedelta(days=day),
+        )
+
+    async def go() -> None:
+        store = open_store(database_url)
+        await store.open()
+        try:
+            for day in range(days, 0, -1):
+                await store.append([event(day, n) for n in range(6)])
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_c23_admin_page_signs_in_charts_looks_up_and_exports(
+    service: Service, tmp_path: Path
+) -> None:
+    if not CHROMIUM.exists():
+        if ON_CI:
+            pytest.fail("Debian's Chromium is required at /usr/bin/chromium under CI")
+        pytest.skip("no /usr/bin/chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    _seed_earlier_days(service.database_url, 3)
+    answers = []
+    for action in ("accept-all", "reject-all", "accept-all"):  # three visitors, no shared cookie
+        with httpx.Client(base_url=service.base) as http:
+            answers.append(http.post("/v1/sites/demo/consent", json={"action": action}).json())
+    looked_up = answers[1]["consent_id"]
+    token = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "consent_service",
+            "token",
+            "create",
+            "--site",
+            "demo",
+            "--database",
+            service.database_url,
+            "--config",
+            str(DEMO_CONFIG),
+        ],
+        env=service.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(accept_downloads=True, locale="en-GB")
+            page = context.new_page()
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(service.base + "/admin/")
+            expect(page.locator("h1")).to_have_text("Consents – administration")
+
+            page.fill("#token", token)
+            page.click("#signin-form button[type=submit]")
+            expect(page.locator("#app")).to_be_visible()
+            expect(page.locator("#chart svg")).to_have_attribute("data-days", "4")
+            # four series (statistics, third-party, refused, GPC) × four days
+            expect(page.locator("#chart svg circle.point")).to_have_count(16)
+            assert page.locator("#chart svg polyline").count() == 4
+            expect(page.locator("#rates-table tbody tr")).to_have_count(4)
+
+            page.click("#lang")
+            expect(page.locator("h1")).to_have_text("Samtycken – administration")
+            expect(page.locator("html")).to_have_attribute("lang", "sv")
+
+            page.fill("#consent-id", looked_up)
+            page.click("#lookup-form button[type=submit]")
+            expect(page.locator("#lookup-status")).to_have_class("ok")
+            expect(page.locator("#lookup-result article.row-card")).to_have_count(1)
+            expect(page.locator("#lookup-result")).to_contain_text("reject-all")
+
+            with page.expect_download() as info:
+                page.click("#export-csv")
+            download = info.value
+            saved = tmp_path / download.suggested_filename
+            download.save_as(saved)
+            expect(page.locator("#export-summary")).to_contain_text("21")
+            expect(page.locator("#export-result .ok")).to_be_visible()
+
+            page.click("#verify")
+            expect(page.locator("#integrity-status")).to_have_class("ok")
+            assert problems == []
+        finally:
+            browser.close()
+
+    assert saved.name.endswith(".csv")
+    rows = list(parse_csv(io.StringIO(saved.read_text(encoding="utf-8"), newline="")))
+    assert len(rows) == 21
+    assert looked_up in {r.consent_id for r in rows}

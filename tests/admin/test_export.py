@@ -1,0 +1,143 @@
+"""Exports: streamed oldest first, parse back to exactly the stored rows, with a manifest (C23)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from consent_service.cli import main
+from consent_service.export import manifest_path, parse_csv, parse_jsonl
+
+from .conftest import bearer, consent, stored_rows
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_c23_export_parses_back_to_exactly_the_rows_stored(
+    fmt: str,
+    admin_client: TestClient,
+    make_token: Callable[..., str],
+    seed: Callable[[], list[dict[str, Any]]],
+    database_url: str,
+) -> None:
+    token = make_token("demo")
+    seed()
+    answer = admin_client.get(f"/admin/v1/sites/demo/consents?format={fmt}", headers=bearer(token))
+    assert answer.status_code == 200
+    assert "attachment" in answer.headers["content-disposition"]
+    text = answer.content.decode("utf-8")
+    parse = parse_csv if fmt == "csv" else parse_jsonl
+    rows = list(parse(io.StringIO(text, newline="")))
+    stored = stored_rows(database_url, "demo")
+    assert rows == stored
+    assert len(rows) == 6
+    assert [r.seq for r in rows] == sorted(r.seq for r in rows)
+    assert {r.site_id for r in rows} == {"demo"}
+
+    upto = answer.headers["kakor-upto-seq"]
+    manifest = admin_client.get(
+        f"/admin/v1/sites/demo/consents/manifest?format={fmt}&upto_seq={upto}",
+        headers=bearer(token),
+    ).json()
+    assert manifest["sha256"] == hashlib.sha256(answer.content).hexdigest()
+    assert manifest["rows"] == 6
+    assert (manifest["first_seq"], manifest["last_seq"]) == (stored[0].seq, stored[-1].seq)
+    assert manifest["chain_head"] == stored[-1].hash
+
+
+def test_export_is_pinned_and_filtered_by_period(
+    admin_client: TestClient,
+    make_token: Callable[..., str],
+    seed: Callable[[], list[dict[str, Any]]],
+) -> None:
+    token = make_token("demo")
+    made = seed()
+    first = admin_client.get("/admin/v1/sites/demo/consents?format=jsonl", headers=bearer(token))
+    upto = first.headers["kakor-upto-seq"]
+    consent(admin_client, action="accept-all")  # after the export started
+    again = admin_client.get(
+        f"/admin/v1/sites/demo/consents?format=jsonl&upto_seq={upto}", headers=bearer(token)
+    )
+    assert again.content == first.content
+    day_two = made[-1]["given_at"][:10]
+    period = admin_client.get(
+        f"/admin/v1/sites/demo/consents?format=jsonl&since={day_two}&until={day_two}",
+        headers=bearer(token),
+    )
+    ids = [json.loads(line)["consent_id"] for line in period.text.splitlines()]
+    assert ids == [m["consent_id"] for m in made[4:]] + [ids[-1]]
+    assert len(ids) == 3
+
+
+def test_bad_export_queries_are_422(
+    admin_client: TestClient, make_token: Callable[..., str]
+) -> None:
+    token = make_token("demo")
+    for query in (
+        "format=xml",
+        "since=yesterday",
+        "since=2026-11-02&until=2026-11-01",
+        "upto_seq=x",
+    ):
+        answer = admin_client.get(f"/admin/v1/sites/demo/consents?{query}", headers=bearer(token))
+        assert answer.status_code == 422, query
+        assert answer.json()["error"]["code"] == "invalid_field"
+
+
+def test_c23_every_export_is_in_the_access_log(
+    admin_client: TestClient,
+    make_token: Callable[..., str],
+    seed: Callable[[], list[dict[str, Any]]],
+) -> None:
+    token = make_token("demo")
+    seed()
+    admin_client.get(
+        "/admin/v1/sites/demo/consents?format=csv&since=2020-01-01", headers=bearer(token)
+    )
+    entries = admin_client.get("/admin/v1/sites/demo/access-log", headers=bearer(token)).json()[
+        "entries"
+    ]
+    [entry] = entries
+    me = admin_client.get("/admin/v1/me", headers=bearer(token)).json()
+    assert entry["action"] == "export"
+    assert entry["token_id"] == me["token_id"]
+    assert entry["role"] == "officer"
+    assert entry["detail"]["format"] == "csv"
+    assert entry["detail"]["since"] == "2020-01-01T00:00:00.000000Z"
+    assert entry["at"].endswith("Z")
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_cli_export_writes_a_file_and_manifest_that_check_later(
+    suffix: str,
+    seed: Callable[[], list[dict[str, Any]]],
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seed()
+    out = tmp_path / f"demo.{suffix}"
+    assert main(["export", "--site", "demo", "--output", str(out), "--database", database_url]) == 0
+    manifest = json.loads(manifest_path(out).read_text())
+    assert manifest["format"] == suffix
+    assert manifest["rows"] == 6
+    assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    capsys.readouterr()
+    assert main(["export", "--check", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    # an edited byte is found, by the file hash and by the row's own hash
+    out.write_bytes(out.read_bytes().replace(b"reject-all", b"accept-all", 1))
+    assert main(["export", "--check", str(out)]) == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert any("SHA-256" in p for p in problems)
+    assert any("does not match its hash" in p for p in problems)
+    capsys.readouterr()
+    assert main(["access-log", "--database", database_url]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["action"], e["token_id"]) for e in lines] == [("export", "cli")]

@@ -1,0 +1,139 @@
+"""Properties of the hash chain (C22): any edit, deletion or reordering of rows shows."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consent_service.audit import GENESIS, ROW_FIELDS, AuditRow, ChainVerifier, ConsentEvent, chain
+
+from .strategies import PROPERTY
+
+_START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@st.composite
+def events(draw: st.DrawFn) -> ConsentEvent:
+    return ConsentEvent(
+        site_id=draw(st.sampled_from(["a", "b", "c"])),
+        consent_id=draw(st.text("abcdef0123", min_size=1, max_size=8)),
+        action=draw(st.sampled_from(["accept-all", "reject-all", "save", "gpc", "withdraw"])),
+        choices={"necessary": True, "statistics": draw(st.booleans())},
+        policy_version="v1",
+        texts_hash="f" * 64,
+        language=draw(st.sampled_from(["sv", "en"])),
+        widget_version="1",
+        page=draw(st.sampled_from(["", "https://x.se/"])),
+        ip="192.0.2.0",
+        browser="Firefox/Linux",
+        gpc=draw(st.booleans()),
+        created_at=_START + timedelta(microseconds=draw(st.integers(0, 10**9))),
+    )
+
+
+logs = st.lists(events(), min_size=1, max_size=12).map(lambda evs: chain(evs, 1, {}))
+
+
+def _verify(rows: list[AuditRow]) -> ChainVerifier:
+    verifier = ChainVerifier()
+    for row in rows:
+        if not verifier.feed(row):
+            break
+    return verifier
+
+
+def _edited(value: Any) -> Any:
+    """A different value of the same type (an absent mapping gets one)."""
+    if value is None:
+        return {"edited": True}
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if isinstance(value, datetime):
+        return value + timedelta(microseconds=1)
+    if isinstance(value, dict) and "statistics" in value:
+        return {**value, "statistics": not value["statistics"]}
+    if isinstance(value, dict):
+        return {**value, "edited": True}
+    raise AssertionError(f"no edit for {value!r}")
+
+
+@PROPERTY
+@given(rows=logs)
+def test_untouched_log_verifies(rows: list[AuditRow]) -> None:
+    verifier = _verify(rows)
+    assert verifier.result().ok
+    assert verifier.rows_checked == len(rows)
+
+
+@PROPERTY
+@given(rows=logs, data=st.data())
+def test_any_edit_of_any_field_is_detected(rows: list[AuditRow], data: Any) -> None:
+    """Change one field of one row (the hash fields included): the chain breaks at that row."""
+    index = data.draw(st.integers(0, len(rows) - 1), label="row")
+    name = data.draw(st.sampled_from(ROW_FIELDS), label="field")
+    tampered = list(rows)
+    tampered[index] = dataclasses.replace(
+        rows[index], **{name: _edited(getattr(rows[index], name))}
+    )
+    result = _verify(tampered).result()
+    assert not result.ok
+    assert result.first_broken_seq is not None
+    assert result.first_broken_seq <= rows[index].seq + 1
+
+
+@PROPERTY
+@given(rows=logs.filter(lambda r: len(r) >= 2), data=st.data())
+def test_deleting_a_row_that_has_a_successor_in_its_site_is_detected(
+    rows: list[AuditRow], data: Any
+) -> None:
+    """Deleting any row but a site's newest breaks the chain at that site's next row."""
+    candidates = [
+        i for i, row in enumerate(rows) if any(r.site_id == row.site_id for r in rows[i + 1 :])
+    ]
+    if not candidates:
+        return
+    index = data.draw(st.sampled_from(candidates), label="row")
+    assert not _verify(rows[:index] + rows[index + 1 :]).result().ok
+
+
+@PROPERTY
+@given(rows=logs, data=st.data())
+def test_deleting_a_sites_newest_rows_shows_against_the_known_head(
+    rows: list[AuditRow], data: Any
+) -> None:
+    """Cutting off a site's newest rows leaves a valid prefix: only a kept head reveals it.
+
+    This is the limit of any hash chain; ``heads`` (and ``/admin/v1/log/verify``) give
+    the newest hash per site so an operator can keep it elsewhere and compare.
+    """
+    heads_before = _verify(rows).result().heads
+    index = data.draw(st.integers(0, len(rows) - 1), label="row")
+    site = rows[index].site_id
+    kept = [r for r in rows if r.site_id != site or r.seq < rows[index].seq]
+    result = _verify(kept).result()
+    assert result.ok
+    assert result.heads.get(site, GENESIS) != heads_before[site]
+
+
+@PROPERTY
+@given(rows=logs.filter(lambda r: len(r) >= 2), data=st.data())
+def test_swapping_two_rows_is_detected(rows: list[AuditRow], data: Any) -> None:
+    """Reordering rows, or swapping their sequence numbers, is detected."""
+    i, j = sorted(
+        data.draw(st.lists(st.integers(0, len(rows) - 1), min_size=2, max_size=2, unique=True))
+    )
+    moved = list(rows)
+    moved[i], moved[j] = moved[j], moved[i]
+    assert not _verify(moved).result().ok
+    renumbered = list(rows)
+    renumbered[i] = dataclasses.replace(rows[j], seq=rows[i].seq)
+    renumbered[j] = dataclasses.replace(rows[i], seq=rows[j].seq)
+    assert not _verify(renumbered).result().ok

@@ -1,0 +1,166 @@
+"""Abuse against a real server socket: header limits, slow clients, per-address limits.
+
+No absolute latency thresholds: "not blocked" means the normal requests all finish
+while the slow ones are still being held (or before the slow one is timed out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import sqlite_rows
+from .server import Server, running
+
+BODY_TIMEOUT = 2  # seconds: CONSENT_BODY_TIMEOUT for these servers
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
+    env = {"CONSENT_BODY_TIMEOUT": str(BODY_TIMEOUT), "CONSENT_RATE_LIMIT": "2"}
+    with running(database_url, tmp_path / "server.log", env=env) as srv:
+        yield srv
+
+
+async def _raw(server: Server, data: bytes, timeout: float = 10) -> bytes:
+    """Send ``data`` on a fresh connection and read the whole answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(65536), timeout)
+    finally:
+        writer.close()
+
+
+def _status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+
+
+def test_oversized_headers_are_refused_and_the_server_stays_up(server: Server) -> None:
+    """Headers over 16 KiB: 431 when complete, 400 and closed while still incomplete."""
+
+    async def go() -> list[int]:
+        huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
+        many = (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-%d: a\r\n" % i for i in range(5000))
+            + b"\r\n"
+        )
+        endless = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Endless: " + b"a" * 40_000
+        return [
+            _status(await _raw(server, huge)),
+            _status(await _raw(server, many)),
+            _status(await _raw(server, endless)),
+        ]
+
+    huge, many, endless = asyncio.run(go())
+    assert huge == 431
+    assert many == 431
+    assert endless == 400
+    assert httpx.get(f"{server.base_url}/healthz").status_code == 200
+
+
+def test_chunked_body_over_the_limit_is_413_on_the_wire(server: Server, database_url: str) -> None:
+    body = b'{"action":"gpc","page":"https://x.se/' + b"a" * 9000 + b'"}'
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(body[i : i + 1000]), body[i : i + 1000])
+        for i in range(0, len(body), 1000)
+    )
+    request = (
+        b"POST /v1/sites/demo/consent HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + chunks
+        + b"0\r\n\r\n"
+    )
+    assert _status(asyncio.run(_raw(server, request))) == 413
+    assert sqlite_rows(database_url) == 0
+
+
+def test_a_slow_body_does_not_block_others_and_is_cut_off(
+    server: Server, database_url: str
+) -> None:
+    """A client dribbling its body gets 408 after CONSENT_BODY_TIMEOUT; others are served meanwhile."""
+
+    async def slow() -> tuple[int, float]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        body = b'{"action": "accept-all"}' + b" " * 200
+        writer.write(
+            b"POST /v1/sites/demo/consent HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        started = time.monotonic()
+        answer = b""
+        for byte in body:
+            writer.write(bytes([byte]))
+            try:
+                await writer.drain()
+                answer = await asyncio.wait_for(reader.read(4096), 0.05)
+            except (TimeoutError, ConnectionError):
+                continue
+            if answer:
+                break
+        writer.close()
+        return _status(answer), time.monotonic() - started
+
+    async def normal(client: httpx.AsyncClient) -> float:
+        await asyncio.sleep(0.2)
+        answer = await client.get("/v1/sites/demo/config")
+        assert answer.status_code == 200
+        return time.monotonic()
+
+    async def go() -> tuple[tuple[int, float], list[float], float]:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            started = time.monotonic()
+            slow_task = asyncio.create_task(slow())
+            done = await asyncio.gather(*(normal(client) for _ in range(10)))
+            return await slow_task, [t - started for t in done], started
+
+    (status, held), normal_done, _ = asyncio.run(go())
+    assert status == 408, status
+    assert held >= BODY_TIMEOUT * 0.9
+    assert max(normal_done) < held, "normal requests waited for the slow client"
+    assert sqlite_rows(database_url) == 0
+
+
+def test_slow_headers_do_not_block_others(server: Server) -> None:
+    """Fifty connections that never finish their headers; normal requests still get through."""
+
+    async def go() -> list[int]:
+        held = []
+        for _ in range(50):
+            _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            await writer.drain()
+            held.append(writer)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            codes = [(await client.get("/v1/sites/demo/config")).status_code for _ in range(10)]
+        still_open = sum(not w.is_closing() for w in held)
+        for writer in held:
+            writer.close()
+        assert still_open == 50  # the normal requests finished while every slow one was held
+        return codes
+
+    assert asyncio.run(go()) == [200] * 10
+
+
+def test_rate_limit_is_per_address_behind_a_trusted_proxy(
+    server: Server, database_url: str
+) -> None:
+    """From the trusted proxy (127.0.0.1), X-Forwarded-For is the address that is limited."""
+
+    def post(address: str) -> int:
+        return httpx.post(
+            f"{server.base_url}/v1/sites/demo/consent",
+            json={"action": "gpc"},
+            headers={"X-Forwarded-For": address},
+        ).status_code
+
+    assert [post("203.0.113.7") for _ in range(3)] == [201, 201, 429]
+    assert [post("198.51.100.9") for _ in range(2)] == [201, 201]
+    assert sqlite_rows(database_url) == 4
