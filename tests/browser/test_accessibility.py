@@ -14,6 +14,7 @@ from .helpers import (
     LABELS,
     LANGS,
     button,
+    contrast,
     dialog,
     open_banner,
     stats_events,
@@ -33,6 +34,7 @@ def _focused(page: Any) -> Any:
         return {{ text: (e.textContent || '').trim(), tag: e.tagName,
                  inDialog: !!(e.closest && e.closest('[role=dialog]')),
                  outline: getComputedStyle(e).outlineStyle,
+                 outlineColor: getComputedStyle(e).outlineColor,
                  outlineWidth: parseFloat(getComputedStyle(e).outlineWidth) }} }}"""
     )
 
@@ -60,6 +62,8 @@ def test_c24_keyboard_only_rejects_then_accepts(context: Any, service: Service, 
     focused = _focused(page)
     assert focused["outline"] != "none"
     assert focused["outlineWidth"] >= 2
+    # C25: the focus ring (drawn outside the button, on the dialog's white) at least 3:1.
+    assert contrast(focused["outlineColor"], "rgb(255, 255, 255)") >= 3
     with page.expect_response(lambda r: CONSENT_PATH in r.url) as answer:
         page.keyboard.press("Enter")
     assert answer.value.json()["choices"]["statistics"] is False
