@@ -38,6 +38,11 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) var build *.egg-info
 
+.PHONY: bench-replicas
+## bench-replicas: consent writes/s, one replica over SQLite against two over PostgreSQL (same run)
+bench-replicas: $(STAMP)
+	$(BIN)/python benchmarks/replicas_bench.py --duration 10 --concurrency 64 --rounds 3
+
 ## bench-export: a million audit rows through the HTTP export route (rows/s, server RSS)
 bench-export: $(STAMP)
 	$(BIN)/python benchmarks/export_bench.py --rows 1000000 --format csv

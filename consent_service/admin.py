@@ -22,7 +22,7 @@ from .audit import AuditRow, anchors_from, format_time, parse_time
 from .auth import OFFICER, VIEWER, FailureThrottle, Principal, authenticate
 from .errors import InvalidField, NotFound
 from .export import FORMATS, MEDIA_TYPES, Exporter, Manifest
-from .guards import client_address
+from .guards import client_address, only_query
 from .integrity import row_proof, verify_log
 from .pages import html_headers
 from .state import AppState, get_state
@@ -97,6 +97,7 @@ async def consent_proof(request: Request) -> Response:
     site_id = request.path_params["site"]
     consent_id = request.path_params["consent_id"]
     st, who = await _principal(request, OFFICER, site_id)
+    only_query(request)
     await accesslog.record(st.store, who, site_id, "lookup", {"consent_id": consent_id}, st.now())
     rows = await st.store.consent_history(site_id, consent_id)
     if not rows:
@@ -131,6 +132,7 @@ async def consent_proof(request: Request) -> Response:
 async def _export_setup(request: Request, action: str) -> tuple[AppState, Manifest]:
     site_id = request.path_params["site"]
     st, who = await _principal(request, OFFICER, site_id)
+    only_query(request, "since", "until", "format", "upto_seq")
     since, until = _period(request)
     fmt = _format(request)
     raw_upto = request.query_params.get("upto_seq")
@@ -198,6 +200,7 @@ async def stats(request: Request) -> Response:
     """``GET /admin/v1/sites/{site}/stats?since=&until=``: rates per UTC day."""
     site_id = request.path_params["site"]
     st, who = await _principal(request, VIEWER, site_id)
+    only_query(request, "since", "until")
     site = st.sites.get(site_id)
     since, until = _period(request)
     await accesslog.record(
@@ -214,6 +217,7 @@ async def stats(request: Request) -> Response:
 async def verify(request: Request) -> Response:
     """``GET /admin/v1/log/verify``: integrity of the token's sites' chains (officer)."""
     st, who = await _principal(request, OFFICER)
+    only_query(request)
     await accesslog.record(st.store, who, None, "verify", {"sites": list(who.sites)}, st.now())
     return JSONResponse(await verify_log(st.store, who.sites), headers=_NO_STORE)
 
@@ -222,6 +226,7 @@ async def access_log(request: Request) -> Response:
     """``GET /admin/v1/sites/{site}/access-log?limit=``: who read this site's records."""
     site_id = request.path_params["site"]
     st, _ = await _principal(request, OFFICER, site_id)
+    only_query(request, "limit")
     try:
         limit = min(max(int(request.query_params.get("limit", "100")), 1), 1000)
     except ValueError:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -190,10 +190,33 @@ def chain(
     events: Iterable[ConsentEvent], next_seq: int, heads: Mapping[str, str]
 ) -> list[AuditRow]:
     """Link ``events`` in order, numbering from ``next_seq``, each after its site's head."""
+    events = list(events)
+    return chain_seqs(events, range(next_seq, next_seq + len(events)), heads)
+
+
+def chain_seqs(
+    events: Iterable[ConsentEvent],
+    seqs: Iterable[int],
+    heads: Mapping[str, str],
+    not_before: Mapping[str, datetime] | None = None,
+) -> list[AuditRow]:
+    """Link ``events`` in order with the given ascending ``seqs`` (gaps allowed).
+
+    PostgreSQL hands out ``seq`` from a sequence, so a batch's numbers need not be
+    consecutive; they only have to grow along each site's chain. ``not_before`` holds
+    each site's head ``created_at``: an event stamped earlier (another replica's clock,
+    or a request that waited longer) is stamped with the head's time instead, so time
+    never runs backwards along a chain and a purge by time always removes a prefix.
+    """
     current = dict(heads)
+    latest = dict(not_before or {})
     rows = []
-    for offset, event in enumerate(events):
-        row = link(event, next_seq + offset, current.get(event.site_id, GENESIS))
+    for event, seq in zip(events, seqs, strict=True):
+        floor = latest.get(event.site_id)
+        if floor is not None and event.created_at < floor:
+            event = replace(event, created_at=floor)
+        latest[event.site_id] = event.created_at
+        row = link(event, seq, current.get(event.site_id, GENESIS))
         current[event.site_id] = row.hash
         rows.append(row)
     return rows

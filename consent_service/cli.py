@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import admin_cli
+from . import admin_cli, pg_cli
 from .integrity import verify_log
 from .settings import DEMO_CONFIG, Settings, SettingsError
 from .sites import ConfigError
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=cmd_verify)
     _scan_parser(sub)
     admin_cli.add_commands(sub)
+    pg_cli.add_commands(sub)
     return parser
 
 

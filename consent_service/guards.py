@@ -12,7 +12,14 @@ from typing import Any
 
 from starlette.requests import Request
 
-from .errors import ApiError, MalformedJson, OriginNotAllowed, PayloadTooLarge, UnsupportedMediaType
+from .errors import (
+    ApiError,
+    InvalidField,
+    MalformedJson,
+    OriginNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from .sites import Site
 
 _JSON_TYPES = ("application/json", "text/plain")
@@ -108,6 +115,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"the body is over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def only_query(request: Request, *allowed: str) -> None:
+    """Refuse (422) any query parameter the route does not document."""
+    for name in request.query_params:
+        if name not in allowed:
+            raise InvalidField(name[:64], "unknown query parameter")
 
 
 def client_address(request: Request) -> str:

@@ -13,6 +13,8 @@ from starlette.testclient import TestClient
 from consent_service.app import create_app
 from consent_service.settings import DEMO_CONFIG, Secret, Settings
 
+from . import pg
+
 KEY = "test-key-0123456789abcdef"
 ON_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -35,10 +37,33 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """URL of a PostgreSQL database created for this test session and dropped after it.
+
+    Unreachable server: the test skips, or fails under ``CI=true``.
+    """
+    yield from pg.session_database()
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """A fresh database for one test (the store contract suites parametrise this)."""
-    return f"sqlite:///{tmp_path / 'kakor.db'}"
+def postgres_url(postgres_server: str) -> str:
+    """The session's PostgreSQL database, emptied for this test."""
+    pg.reset(postgres_server)
+    return postgres_server
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database for one test, once per store: every API test runs on both.
+
+    A test that only makes sense on one store narrows it with
+    ``@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)``.
+    """
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kakor.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from consent_service.settings import DEMO_CONFIG
 from consent_service.store import open_store
 
 from ..conftest import FakeClock
+from ..rawdb import RawDb
 
 DAY = 86400.0
 
@@ -112,14 +112,13 @@ def stored_rows(database_url: str, site_id: str | None = None) -> list[AuditRow]
 
 
 @pytest.fixture
-def raw_db(database_url: str) -> Iterator[sqlite3.Connection]:
-    """A plain sqlite3 connection to the file, as an attacker with file access has it."""
-    conn = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+def raw_db(database_url: str) -> Iterator[RawDb]:
+    """A direct connection to the database, as an attacker with database rights has it."""
+    conn = RawDb(database_url)
     yield conn
     conn.close()
 
 
-def tamper(conn: sqlite3.Connection, sql: str, *args: Any) -> None:
-    """Run ``sql`` after dropping the append-only trigger (what an attacker would do)."""
-    conn.execute("DROP TRIGGER IF EXISTS consent_events_append_only")
-    conn.execute(sql, args)
+def tamper(conn: RawDb, sql: str, *args: Any) -> None:
+    """Run ``sql`` past the append-only trigger (what an attacker would do)."""
+    conn.execute(sql, *args, bypass_triggers=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from starlette.testclient import TestClient
@@ -11,6 +10,7 @@ from consent_service.auth import FREE_FAILURES, FailureThrottle, hash_token
 from consent_service.cli import main
 
 from ..conftest import FakeClock
+from ..rawdb import RawDb
 from .conftest import bearer
 
 ROUTES = (
@@ -69,10 +69,10 @@ def test_only_the_hash_is_stored_and_a_revoked_token_is_refused(
     database_url: str,
 ) -> None:
     token = make_token("demo")
-    db = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+    db = RawDb(database_url)
     try:
-        stored = db.execute("SELECT token_id, token_hash FROM admin_tokens").fetchall()
-        dump = "\n".join(db.iterdump())
+        stored = db.execute("SELECT token_id, token_hash FROM admin_tokens")
+        dump = db.dump()
     finally:
         db.close()
     [(token_id, token_hash)] = stored

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from consent_service.recorder import Recorder
 from consent_service.store import open_store
 
 from ..conftest import post_consent
+from ..rawdb import RawDb
 from .helpers import stored_rows
 
 
@@ -62,28 +62,29 @@ def verify_cli(database_url: str) -> subprocess.CompletedProcess[str]:
 def five_rows(client: TestClient, database_url: str) -> str:
     for action in ("accept-all", "reject-all", "save", "accept-all", "reject-all"):
         assert post_consent(client, {"action": action}).status_code == 201
-    path = database_url.removeprefix("sqlite:///")
     result = verify_cli(database_url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert '"rows_checked": 5' in result.stdout
-    return path
+    return database_url
 
 
-def tamper(path: str, *statements: str) -> None:
-    """Edit the file as an attacker with file access would: around the append-only trigger."""
-    db = sqlite3.connect(path)
-    db.execute("DROP TRIGGER consent_events_append_only")
-    for statement in statements:
-        db.execute(statement)
-    db.commit()
-    db.close()
+def tamper(database_url: str, *statements: str) -> None:
+    """Edit the database as an attacker with its rights would: around the append-only trigger."""
+    db = RawDb(database_url)
+    try:
+        for statement in statements:
+            db.execute(statement, bypass_triggers=True)
+    finally:
+        db.close()
 
 
 def test_the_append_only_trigger_refuses_updates(five_rows: str) -> None:
-    db = sqlite3.connect(five_rows)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        db.execute("UPDATE consent_events SET action = 'accept-all' WHERE seq = 2")
-    db.close()
+    db = RawDb(five_rows)
+    try:
+        with pytest.raises(Exception, match="append-only"):
+            db.execute("UPDATE consent_events SET action = 'accept-all' WHERE seq = 2")
+    finally:
+        db.close()
 
 
 def test_c22_an_edited_row_is_named(five_rows: str, database_url: str) -> None:

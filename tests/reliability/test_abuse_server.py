@@ -45,11 +45,14 @@ def _status(answer: bytes) -> int:
 def test_oversized_headers_are_refused_and_the_server_stays_up(server: Server) -> None:
     """Headers over 16 KiB: 431 when complete, 400 and closed while still incomplete."""
 
+    # The complete requests stay near 20 KiB: over the limit, yet small enough to reach
+    # the server in one read. Much larger ones may arrive in pieces, and a piece that is
+    # still incomplete past the limit is (rightly) the 400 case below.
     async def go() -> list[int]:
-        huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
+        huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
         many = (
             b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
-            + b"".join(b"X-%d: a\r\n" % i for i in range(5000))
+            + b"".join(b"X-%d: a\r\n" % i for i in range(2000))
             + b"\r\n"
         )
         endless = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Endless: " + b"a" * 40_000
