@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
-from . import admin, api, declaration, gate, retention
+from . import admin, api, declaration, gate, retention, widget
 from .errors import ApiError, error_response
 from .limits import HeaderLimit
 from .metrics import Metrics
@@ -58,7 +58,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             await store.close()
 
     routes: list[BaseRoute] = [*api.routes(), Route("/openapi.json", openapi_json)]
-    routes += [*gate.routes(), *declaration.routes()]
+    routes += [*gate.routes(), *declaration.routes(), *widget.routes()]
     routes += admin.routes()
     if settings.demo:
         from . import demo

@@ -19,6 +19,7 @@ _MODULES = (
     "consent_service.api_doc",
     "consent_service.gating_doc",
     "consent_service.admin_doc",
+    "consent_service.widget",
 )
 
 

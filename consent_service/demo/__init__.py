@@ -9,7 +9,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..pages import html_headers
+from ..pages import HTML_CSP, html_headers
+from ..widget import gated_inline_hashes
 
 HERE = Path(__file__).parent
 SITE_ID = "demo"
@@ -19,7 +20,10 @@ async def page(request: Request) -> Response:
     """The demo page with the widget's script tag filled in."""
     html = (HERE / "page.html").read_text(encoding="utf-8")
     html = html.replace("{{WIDGET_SRC}}", f"/v1/sites/{SITE_ID}/widget.js")
-    return HTMLResponse(html, headers=html_headers())
+    csp = HTML_CSP.replace(
+        "script-src 'self'", " ".join(["script-src 'self'", *gated_inline_hashes(html)])
+    )
+    return HTMLResponse(html, headers=html_headers(csp))
 
 
 def routes() -> list[BaseRoute]:

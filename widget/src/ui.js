@@ -1,0 +1,235 @@
+/**
+ * The banner (first layer), the settings (second layer) and the iframe
+ * placeholders: a thin layer over the state, rendered into shadow roots.
+ * It decides nothing itself; every button calls back into main.
+ * @module ui
+ */
+import { h, shadow } from "./dom.js";
+import { texts } from "./texts.js";
+
+/**
+ * @param {{config: object, css: string,
+ *          consent: function(): import("./state.js").Consent,
+ *          lang: function(): string, setLang: function(string): void,
+ *          decide: function(Object<string, boolean>, string): void,
+ *          allow: function(string[]): void}} app
+ * @returns {{open: function(string=): void, close: function(): void,
+ *            placeholder: function(HTMLIFrameElement): Element,
+ *            announce: function(string): void, rerender: function(): void}}
+ */
+export function createUI(app) {
+  const { config } = app;
+  const host = h("kakor-consent");
+  const root = shadow(host, app.css);
+  const status = h("div", { class: "s", role: "status" });
+  root.append(status);
+  let dialog = null;
+  let layer = "first";
+  let back = null;
+
+  /** Each category's switch, description and services. */
+  function category(c, lang, t, choices) {
+    const id = "k-" + c.id;
+    return h(
+      "section",
+      null,
+      h(
+        "div",
+        { class: "ch" },
+        h("h3", { id }, c.texts[lang].title),
+        h("button", {
+          role: "switch",
+          "aria-checked": String(choices[c.id]),
+          "aria-labelledby": id,
+          "data-category": c.id,
+          disabled: c.required,
+          onclick: (e) => {
+            const b = e.currentTarget;
+            b.setAttribute("aria-checked", String(b.getAttribute("aria-checked") != "true"));
+          },
+        }),
+      ),
+      h("p", null, c.texts[lang].description),
+      c.services.length > 0 &&
+        h(
+          "details",
+          null,
+          h("summary", null, t.services),
+          h(
+            "ul",
+            null,
+            c.services.map((s) =>
+              h(
+                "li",
+                null,
+                h("strong", null, s.name),
+                " (" + s.provider + ")",
+                h(
+                  "ul",
+                  null,
+                  s.cookies.map((k) =>
+                    h("li", null, h("code", null, k.name), " · " + k.lifetime + " · " + (k.purpose[lang] || "")),
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
+    );
+  }
+
+  function render() {
+    const lang = app.lang();
+    const t = texts(config, lang);
+    const consent = app.consent();
+    const other = config.languages[(config.languages.indexOf(lang) + 1) % config.languages.length];
+    const btn = (label, onclick, cls) => h("button", { type: "button", class: cls, onclick }, label);
+    const choose = (value, action) => () => app.decide(value, action);
+    const settings = layer == "settings";
+    const switches = () => {
+      const out = {};
+      for (const s of dialog.querySelectorAll("[data-category]")) out[s.dataset.category] = s.getAttribute("aria-checked") == "true";
+      return out;
+    };
+    const next = h(
+      "div",
+      {
+        class: "d",
+        role: "dialog",
+        "aria-modal": "true",
+        "aria-labelledby": "kt",
+        "aria-describedby": "kd",
+        lang,
+        tabindex: "-1",
+        onkeydown: keys,
+      },
+      h("h2", { id: "kt" }, settings ? t.settings_title : t.title),
+      h("p", { id: "kd" }, settings ? t.settings_description : t.description),
+      settings
+        ? [
+            config.categories.map((c) => category(c, lang, t, consent.choices)),
+            consent.id &&
+              h(
+                "p",
+                null,
+                t.consent_id + ": ",
+                h("code", null, consent.id),
+                h("br"),
+                t.consent_date + ": " + new Date(consent.given * 1000).toLocaleString(lang),
+              ),
+          ]
+        : [h("p", null, t.purposes), h("p", null, h("a", { href: config.endpoints.declaration + "?lang=" + lang }, t.declaration_link))],
+      h(
+        "button",
+        {
+          type: "button",
+          class: "l",
+          lang: other,
+          onclick: () => {
+            app.setLang(other);
+            root.querySelector(".l").focus();
+          },
+        },
+        t.language_switch,
+      ),
+      h(
+        "div",
+        { class: "r" },
+        btn(t.accept_all, choose(true, "accept-all")),
+        btn(t.reject_all, choose(false, "reject-all")),
+        settings ? btn(t.save, () => app.decide(switches(), "save")) : btn(t.settings, () => show("settings")),
+      ),
+    );
+    if (dialog) dialog.replaceWith(next);
+    else root.append(next);
+    dialog = next;
+  }
+
+  /** Escape goes back a layer (or closes once a choice exists); Tab stays inside. */
+  function keys(e) {
+    if (e.key == "Escape") {
+      e.preventDefault();
+      if (layer == "settings") show("first");
+      else if (app.consent().decided) close();
+    } else if (e.key == "Tab") {
+      const f = dialog.querySelectorAll("a[href],summary,button:not([disabled])");
+      const a = root.activeElement;
+      const [first, last] = [f[0], f[f.length - 1]];
+      if (e.shiftKey ? a == first || a == dialog : a == last) {
+        e.preventDefault();
+        (e.shiftKey ? last : first).focus();
+      }
+    }
+  }
+
+  /**
+   * Open a layer ("first" or "settings") and move focus into it.
+   * @param {string=} which
+   */
+  function show(which) {
+    layer = which == "settings" ? "settings" : "first";
+    if (!host.isConnected) document.body.append(host);
+    const opening = !dialog;
+    if (opening) back = document.activeElement;
+    render();
+    const target = (layer == "settings" && dialog.querySelector("[role=switch]:not([disabled])")) || dialog;
+    const focus = () => root.activeElement || target.focus({ preventScroll: true });
+    // Moving between layers keeps focus in the dialog at once. Opening it
+    // focuses once the frame that shows it is drawn: focusing now would force
+    // a synchronous layout of the whole page inside our script.
+    if (opening) requestAnimationFrame(() => setTimeout(focus));
+    else focus();
+  }
+
+  /** Close the dialog and give focus back to where it was. */
+  function close() {
+    if (!dialog) return;
+    dialog.remove();
+    dialog = null;
+    if (back && back.isConnected && back != document.body) back.focus();
+    back = null;
+  }
+
+  /**
+   * The element shown in place of a blocked iframe: its categories, what
+   * they are for, and a button that allows them.
+   * @param {HTMLIFrameElement} f
+   * @returns {Element}
+   */
+  function placeholder(f) {
+    const lang = app.lang();
+    const t = texts(config, lang);
+    const cats = f.dataset.consent.trim().split(/\s+/);
+    const chosen = config.categories.filter((c) => cats.includes(c.id)).map((c) => c.texts[lang]);
+    const names = chosen.map((c) => c.title).join(", ");
+    const el = h("kakor-embed", { class: f.getAttribute("class") });
+    const w = f.getAttribute("width");
+    const ht = f.getAttribute("height");
+    if (w && ht) Object.assign(el.style, { maxWidth: "100%", width: w + "px", aspectRatio: w + "/" + ht });
+    shadow(el, app.css).append(
+      h(
+        "div",
+        { class: "p", lang },
+        h("strong", null, names),
+        chosen.map((c) => h("p", null, c.description)),
+        h("button", { type: "button", onclick: () => app.allow(cats) }, t.allow + ": " + names),
+      ),
+    );
+    return el;
+  }
+
+  return {
+    open: show,
+    close,
+    placeholder,
+    /** @param {string} text announced politely by screen readers */
+    announce(text) {
+      if (!host.isConnected) document.body.append(host);
+      status.textContent = text;
+    },
+    /** Render again in the current language, keeping the layer. */
+    rerender() {
+      if (dialog) render();
+    },
+  };
+}

@@ -1,0 +1,18 @@
+# The widget's build, for the top-level Makefile to `include widget/widget.mk`.
+# `make widget` rebuilds consent_service/static/widget.js from widget/src
+# (committed; tests/test_widget_build.py checks it matches a fresh build).
+# Node.js is needed only here, never by the running service.
+
+WIDGET_SRC := $(wildcard widget/src/*.js widget/src/*.css) widget/build.mjs widget/package.json
+
+.PHONY: widget widget-deps
+
+widget/node_modules/.package-lock.json: widget/package.json widget/package-lock.json
+	cd widget && npm ci --no-audit --no-fund
+
+widget-deps: widget/node_modules/.package-lock.json
+
+consent_service/static/widget.js: $(WIDGET_SRC) widget/node_modules/.package-lock.json
+	cd widget && node build.mjs
+
+widget: consent_service/static/widget.js
