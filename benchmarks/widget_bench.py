@@ -48,23 +48,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from consent_service import widget  # noqa: E402
+from consent_service.chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM  # noqa: E402
 from consent_service.settings import DEMO_CONFIG  # noqa: E402
 from consent_service.sites import Site, load_sites  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEMO = ROOT / "consent_service" / "demo"
 MODULES = HERE / "node_modules"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = DEFAULT_CHROMIUM
 
 #: Per tool: the element that is "the banner", and the files that are the tool.
 BANNERS = {
@@ -445,7 +436,7 @@ def run(runs: int, network: str = "loopback") -> dict[str, Samples]:
     results = {tool: Samples() for tool in paths}
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
             try:
                 for tool, path in paths.items():  # one warm-up each, not counted
                     load_once(browser, base + path, tool, Samples(), network)

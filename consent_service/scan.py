@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM
 from .leaks import (
     CookieSeen,
     Declared,
@@ -35,17 +36,6 @@ from .sites import load_sites
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Request
 
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 MISSING_PLAYWRIGHT = (
     "the scanner needs Playwright: pip install 'consent-service[scan]' and Debian's chromium "
     "(apt-get install chromium); it never downloads a browser"

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from consent_service.audit import ConsentEvent
+from consent_service.chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM
 from consent_service.export import parse_csv
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
@@ -30,17 +31,7 @@ from consent_service.store import open_store
 
 from ..conftest import KEY, ON_CI
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = Path(DEFAULT_CHROMIUM)
 pytestmark = pytest.mark.browser
 
 
@@ -171,7 +162,7 @@ def test_c23_admin_page_signs_in_charts_looks_up_and_exports(
     ).stdout.strip()
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
         try:
             context = browser.new_context(accept_downloads=True, locale="en-GB")
             page = context.new_page()

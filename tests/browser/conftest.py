@@ -21,19 +21,10 @@ from typing import Any
 
 import pytest
 
+from consent_service.chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM
 from consent_service.settings import DEMO_CONFIG
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = DEFAULT_CHROMIUM
 ON_CI = os.environ.get("CI", "").lower() == "true"
 AXE = Path(__file__).resolve().parents[2] / "widget" / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -160,7 +151,7 @@ def browser() -> Iterator[Any]:
     except ImportError:
         _missing("playwright is not installed")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield chromium
         chromium.close()
 
