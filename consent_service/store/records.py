@@ -5,12 +5,13 @@ Small frozen dataclasses, so every store implementation returns the same shapes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from ..audit import format_time
+from ..audit import AuditRow, format_time
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,31 @@ class PurgeResult:
             "continued_from": self.continued_from,
             "checkpoint_seq": self.checkpoint_seq,
         }
+
+
+def audit_row(raw: Sequence[Any], created_at: datetime) -> AuditRow:
+    """An :class:`AuditRow` from a ``consent_events`` row in column order.
+
+    Every store selects the same columns; only how ``created_at`` is stored differs
+    (text in SQLite, ``timestamptz`` in PostgreSQL), so the caller converts that one.
+    """
+    return AuditRow(
+        seq=int(raw[0]),
+        event_id=raw[1],
+        site_id=raw[2],
+        consent_id=raw[3],
+        action=raw[4],
+        choices=json.loads(raw[5]),
+        policy_version=raw[6],
+        texts_hash=raw[7],
+        language=raw[8],
+        widget_version=raw[9],
+        page=raw[10],
+        ip=raw[11],
+        browser=raw[12],
+        gpc=bool(raw[13]),
+        created_at=created_at,
+        prev_hash=raw[15],
+        hash=raw[16],
+        detail=None if raw[17] is None else json.loads(raw[17]),
+    )

@@ -33,7 +33,7 @@ from ..audit import (
     parse_time,
 )
 from .base import DECISION_ACTIONS, Store, StoreError, TextsSnapshot
-from .records import AccessEntry, AdminToken, DayCounts, PurgeResult
+from .records import AccessEntry, AdminToken, DayCounts, PurgeResult, audit_row
 
 _COLUMNS = (
     "seq, event_id, site_id, consent_id, action, choices, policy_version, texts_hash, language, "
@@ -551,26 +551,7 @@ def _params(row: AuditRow) -> tuple[Any, ...]:
 
 
 def _row(raw: Sequence[Any]) -> AuditRow:
-    return AuditRow(
-        seq=int(raw[0]),
-        event_id=raw[1],
-        site_id=raw[2],
-        consent_id=raw[3],
-        action=raw[4],
-        choices=json.loads(raw[5]),
-        policy_version=raw[6],
-        texts_hash=raw[7],
-        language=raw[8],
-        widget_version=raw[9],
-        page=raw[10],
-        ip=raw[11],
-        browser=raw[12],
-        gpc=bool(raw[13]),
-        created_at=parse_time(raw[14]),
-        prev_hash=raw[15],
-        hash=raw[16],
-        detail=None if raw[17] is None else json.loads(raw[17]),
-    )
+    return audit_row(raw, parse_time(raw[14]))
 
 
 def _token(raw: Sequence[Any]) -> AdminToken:
