@@ -9,9 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY consent_service ./consent_service
-COPY migrations ./migrations
-# Editable, so the package finds migrations/ next to it; [postgres] adds asyncpg.
-RUN pip install -e '.[postgres]' \
+# The migrations ship inside the package; [postgres] adds asyncpg.
+RUN pip install '.[postgres]' \
     && useradd --system --home-dir /app --shell /usr/sbin/nologin kakor
 USER kakor
 

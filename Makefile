@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install lint typecheck check bench clean
 
+# `make widget` rebuilds the committed widget bundle (Node.js only here, never at run time).
+include widget/widget.mk
+
 run: $(STAMP)
 	$(BIN)/consent-service demo --host 127.0.0.1 --port 8000
 
@@ -18,7 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## test: install what the tests need (Python packages, Debian's Chromium) and run them all
-test: $(STAMP)
+test: $(STAMP) widget-deps
 	./scripts/ensure-test-deps
 	$(BIN)/ruff check consent_service tests benchmarks
 	$(BIN)/ruff format --check consent_service tests benchmarks

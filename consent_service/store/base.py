@@ -16,7 +16,9 @@ from typing import Any
 from ..audit import AuditRow, ConsentEvent
 from .records import AccessEntry, AdminToken, DayCounts, PurgeResult
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+#: Shipped inside the package so a plain wheel install has them; ``migrations/`` at the
+#: repository root is a link to this folder.
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 #: Actions that answer the banner: what the stats count as decisions.
