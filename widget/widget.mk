@@ -5,6 +5,10 @@
 
 WIDGET_SRC := $(wildcard widget/src/*.js widget/src/*.css) widget/build.mjs widget/package.json
 
+# Included before the including Makefile's own targets, this file must not make
+# its first rule the default goal: remember it here and put it back at the end.
+_WIDGET_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
 .PHONY: widget widget-deps
 
 widget/node_modules/.package-lock.json: widget/package.json widget/package-lock.json
@@ -16,3 +20,5 @@ consent_service/static/widget.js: $(WIDGET_SRC) widget/node_modules/.package-loc
 	cd widget && node build.mjs
 
 widget: consent_service/static/widget.js
+
+.DEFAULT_GOAL := $(_WIDGET_DEFAULT_GOAL)

@@ -139,3 +139,26 @@ def test_a_failed_recording_still_honours_the_choice(context: Any, service: Serv
     page.reload()
     dialog(page).wait_for()
     assert STATS not in page.evaluate("performance.getEntries().map(e => e.name).join()")
+
+
+def test_host_page_css_cannot_restyle_the_banner(browser: Any, service: Service) -> None:
+    """The banner lives in a shadow root: aggressive page CSS leaves it as it was."""
+    context = browser.new_context(bypass_csp=True)  # only so the test can add a <style>
+    try:
+        page = context.new_page()
+        open_banner(page, service.url, "sv")
+        accept = button(page, "sv", "accept")
+        before = accept.evaluate(
+            "b => { const s = getComputedStyle(b); return [s.backgroundColor, s.fontSize, s.display] }"
+        )
+        page.add_style_tag(
+            content="button, div, [role=dialog], kakor-consent { background: red !important;"
+            " font-size: 40px !important; display: none !important; }"
+        )
+        after = accept.evaluate(
+            "b => { const s = getComputedStyle(b); return [s.backgroundColor, s.fontSize, s.display] }"
+        )
+        assert after == before
+        assert dialog(page).is_visible()
+    finally:
+        context.close()
