@@ -39,29 +39,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+# The same request and wrk script as the single-node benchmark: one load for both.
+from benchmarks.consent_throughput import BODY, LUA
 from consent_service.audit import verify_rows
 from consent_service.store import open_store
 
 KEYS = "bench-key-0123456789abcdef"
-BODY = {
-    "choices": {"statistics": True, "third-party": False},
-    "action": "save",
-    "language": "sv",
-    "policy_version": "2026-11-01",
-    "page": "http://127.0.0.1/nyheter/konferens",
-    "widget_version": "bench",
-}
-LUA = """
-wrk.method = "POST"
-wrk.body = [[{body}]]
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-"""
 
 
 def free_port() -> int:
