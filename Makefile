@@ -36,7 +36,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/consent_throughput.py
+	$(BIN)/python -m benchmarks.consent_throughput
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
