@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import admin_cli, pg_cli
 from .integrity import verify_log
@@ -80,12 +81,11 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _run(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    options = {
-        "host": args.host,
-        "port": args.port,
+def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """The uvicorn options `serve` and `demo` run with (benchmarks reuse them as they are)."""
+    return {
+        "host": host,
+        "port": port,
         "proxy_headers": True,
         "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
         "access_log": False,  # access logs would hold raw IP addresses
@@ -93,6 +93,12 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         "server_header": False,
         **_hardening(settings),
     }
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    options = server_options(settings, args.host, args.port)
     if args.workers > 1:
         os.environ["CONSENT_DATABASE_URL"] = settings.database_url
         os.environ["CONSENT_CONFIG"] = str(settings.config_path)
