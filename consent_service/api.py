@@ -133,22 +133,20 @@ def _limit(st: AppState, site: Site, request: Request) -> None:
 
 
 def _current(st: AppState, site: Site, request: Request, cors: dict[str, str]) -> Response:
-    token_value = request.headers.get("kakor-token") or request.cookies.get(site.cookie_name)
-    token = st.signer.verify(site.id, token_value, site.consent_lifetime_days * 86400)
-    choices = consent.decode_mask(site, token.mask) if token else None
-    if token is None or token.policy_version != site.policy_version or choices is None:
-        raise NotFound(
-            "no valid consent for this site",
-            code="no_consent",
-            headers={**cors, **_NO_STORE, "Vary": "Origin, Cookie"},
-        )
-    given = consent.to_utc(token.given_at)
+    headers = {**cors, **_NO_STORE, "Vary": "Origin, Cookie"}
+    current = st.verified_consent(site, request)
+    if current is None:
+        raise NotFound("no valid consent for this site", code="no_consent", headers=headers)
+    token = current.token
     body = consent_json(
-        token.consent_id, choices, token.policy_version, given, site, token_value or ""
+        token.consent_id,
+        current.choices,
+        token.policy_version,
+        consent.to_utc(token.given_at),
+        site,
+        current.value,
     )
-    return Response(
-        body, media_type="application/json", headers={**cors, **_NO_STORE, "Vary": "Origin, Cookie"}
-    )
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _answer(

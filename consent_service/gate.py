@@ -47,18 +47,9 @@ _HEADERS = {"Cache-Control": "no-store", "Vary": "Cookie", "X-Content-Type-Optio
 
 
 def visitor_choices(st: AppState, site: Site, request: Request) -> dict[str, bool]:
-    """The visitor's verified choices for ``site``; necessary-only without a valid cookie.
-
-    The cookie (or a ``Kakor-Token`` header) must be authentic, for this site, younger
-    than the site's consent lifetime and for the current policy version.
-    """
-    value = request.cookies.get(site.cookie_name) or request.headers.get("kakor-token")
-    token = st.signer.verify(site.id, value, site.consent_lifetime_days * 86400)
-    if token is not None and token.policy_version == site.policy_version:
-        choices = consent.decode_mask(site, token.mask)
-        if choices is not None:
-            return choices
-    return consent.complete(site, {})
+    """The visitor's verified choices for ``site``; necessary-only without a valid token."""
+    current = st.verified_consent(site, request)
+    return current.choices if current else consent.complete(site, {})
 
 
 def service_origins(service: Service) -> tuple[str, ...]:

@@ -9,13 +9,25 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 
+from .consent import decode_mask
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .recorder import Recorder
 from .settings import Settings
 from .sites import Site, SiteRegistry
 from .store import Store, TextsSnapshot
-from .tokens import TokenSigner
+from .tokens import ConsentToken, TokenSigner
+
+
+@dataclass(frozen=True)
+class VerifiedConsent:
+    """A visitor's current consent, as its verified token shows it."""
+
+    token: ConsentToken
+    #: The token as the visitor sent it.
+    value: str
+    #: Every category of the site, explicit.
+    choices: dict[str, bool]
 
 
 @dataclass
@@ -56,6 +68,20 @@ class AppState:
             )
             self._snapshots[key] = snap
         return snap
+
+    def verified_consent(self, site: Site, request: Request) -> VerifiedConsent | None:
+        """The visitor's current consent for ``site``, or None.
+
+        The token comes from the ``Kakor-Token`` header (what a widget on another host
+        sends) or else the cookie; it counts only if authentic, for this site, younger
+        than the site's consent lifetime and for the current policy version (C15, C22).
+        """
+        value = request.headers.get("kakor-token") or request.cookies.get(site.cookie_name)
+        token = self.signer.verify(site.id, value, site.consent_lifetime_days * 86400)
+        if token is None or not value or token.policy_version != site.policy_version:
+            return None
+        choices = decode_mask(site, token.mask)
+        return None if choices is None else VerifiedConsent(token, value, choices)
 
     @property
     def ip_hash_key(self) -> bytes | None:

@@ -128,3 +128,25 @@ def test_absolute_scripts_and_required_services(
     token = token_for(client, {"statistics": True})
     assert_allowed(_get(client, headers=cookie(token)), "https://stats.example.org/m.js?x=1")
     assert_allowed(_get(client, "/v1/sites/demo/gate/kakor.js"), "/always.js")
+
+
+def test_gate_and_consent_read_the_same_token_when_header_and_cookie_differ(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """One rule for every route: the Kakor-Token header wins over the cookie (C22)."""
+    client = make_client()
+    refused = client.post("/v1/sites/demo/consent", json={"action": "reject-all"}).json()["token"]
+    client.cookies.clear()
+    allowed = client.post("/v1/sites/demo/consent", json={"action": "accept-all"}).json()["token"]
+    client.cookies.clear()
+    headers = {"cookie": f"consent={refused}", "kakor-token": allowed}
+    state = client.get("/v1/sites/demo/consent", headers=headers)
+    assert state.json()["choices"]["statistics"] is True
+    gate = client.get("/v1/sites/demo/gate/matomo.js", headers=headers, follow_redirects=False)
+    assert gate.status_code == 307
+    only_cookie = client.get(
+        "/v1/sites/demo/gate/matomo.js",
+        headers={"cookie": f"consent={refused}"},
+        follow_redirects=False,
+    )
+    assert only_cookie.status_code == 200
