@@ -78,7 +78,7 @@ def test_c24_keyboard_only_rejects_then_accepts(context: Any, service: Service, 
     _tab_to(page, LABELS[lang]["accept"])
     with page.expect_response(lambda r: CONSENT_PATH in r.url):
         page.keyboard.press("Enter")
-    page.wait_for_function("window.demoStats !== undefined")
+    page.wait_for_function("() => window.demoStats !== undefined")
     assert page.evaluate("document.activeElement.hasAttribute('data-consent-open')")
     assert stats_events(page) is not None
 

@@ -86,7 +86,7 @@ def test_c11_each_combination_runs_exactly_its_scripts(
     assert body["choices"] == expected
     assert json.loads(answer.value.request.post_data)["action"] == "save"
     if statistics:
-        page.wait_for_function("window.demoStats && window.demoStats.events.length === 2")
+        page.wait_for_function("() => window.demoStats && window.demoStats.events.length === 2")
         assert stats_events(page) == ["pageview", "inline"], "src first, then inline: in order"
     else:
         assert stats_events(page) is None
@@ -122,7 +122,7 @@ def test_c12_embed_is_click_to_load(context: Any, service: Service, lang: str) -
         "statistics": False,
         "third-party": True,
     }
-    page.wait_for_function("document.querySelector('iframe[data-consent]').offsetHeight > 0")
+    page.wait_for_function("() => document.querySelector('iframe[data-consent]').offsetHeight > 0")
     assert len(videos) == 1
     assert page.locator("kakor-embed").count() == 0
     assert stats_events(page) is None

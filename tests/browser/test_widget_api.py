@@ -45,7 +45,7 @@ def test_js_api_and_change_event(context: Any, service: Service) -> None:
     )
     answer = decide(page, "sv", "accept")
     assert page.evaluate("__seen") == [["on", "accept-all", True], ["event", "accept-all"]]
-    page.wait_for_function("kakor.get().consent_id !== null")
+    page.wait_for_function("() => kakor.get().consent_id !== null")
     got = page.evaluate("kakor.get()")
     assert got["consent_id"] == answer["consent_id"]
     assert got["choices"] == {"necessary": True, "statistics": True, "third-party": True}
@@ -81,8 +81,8 @@ def test_content_added_later_is_gated_too(context: Any, service: Service) -> Non
     assert requests == []
     assert page.locator("kakor-embed").count() == 2
     decide(page, "sv", "accept")
-    page.wait_for_function("window.demoStats !== undefined")
-    page.wait_for_function("document.querySelectorAll('kakor-embed').length === 0")
+    page.wait_for_function("() => window.demoStats !== undefined")
+    page.wait_for_function("() => document.querySelectorAll('kakor-embed').length === 0")
     assert sorted(u.rsplit("/", 1)[1] for u in requests) == ["stats.js?late", "video.html?late"]
 
 
@@ -98,7 +98,7 @@ def test_repeat_visit_needs_no_network_and_never_shows_the_banner(
     calls: list[str] = []
     context.route("**/v1/sites/demo/consent", lambda route: (calls.append("x"), route.abort()))
     page.goto(service.url + "/")
-    page.wait_for_function("window.demoStats && window.demoStats.events.length === 2")
+    page.wait_for_function("() => window.demoStats && window.demoStats.events.length === 2")
     assert page.evaluate("window.__hostSeen") is False
     assert calls == []
     assert page.locator("iframe[data-consent]").get_attribute("src") == VIDEO
