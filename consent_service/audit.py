@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -43,6 +44,16 @@ ROW_FIELDS = (
 CHECKPOINT = "checkpoint"
 
 
+def new_event_id() -> str:
+    """A unique event ID that sorts by creation: 48 bits of milliseconds and 80 random bits, hex.
+
+    The audit table keeps a UNIQUE index on ``event_id``. A random ID lands on a random
+    page of that index with every insert; a time-ordered one appends at its right edge
+    (why UUIDv7 and ULID exist), which makes an insert and its commit markedly cheaper.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
 @dataclass(slots=True)
 class ConsentEvent:
     """One consent event before it has a place in the chain.
@@ -64,7 +75,7 @@ class ConsentEvent:
     browser: str
     gpc: bool
     created_at: datetime
-    event_id: str = field(default_factory=lambda: os.urandom(16).hex())
+    event_id: str = field(default_factory=new_event_id)
     #: Extra facts of a non-consent row (a purge checkpoint); None for consent events.
     detail: Mapping[str, Any] | None = None
 

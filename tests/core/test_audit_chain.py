@@ -179,3 +179,18 @@ async def test_two_processes_on_one_file_do_not_fork_the_chain(database_url: str
     assert len(stored) == 80
     verifier = ChainVerifier()
     assert all(verifier.feed(r) for r in stored), verifier.result()
+
+
+def test_event_ids_are_unique_hex_that_sorts_by_creation() -> None:
+    """Time-ordered event IDs keep the UNIQUE index's inserts at its edge."""
+    import re
+    import time
+
+    from consent_service.audit import new_event_id
+
+    earlier = [event().event_id for _ in range(200)]
+    time.sleep(0.003)
+    later = [new_event_id() for _ in range(200)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", e) for e in earlier + later)
+    assert len(set(earlier + later)) == 400
+    assert max(earlier) < min(later)
