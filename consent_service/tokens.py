@@ -38,18 +38,44 @@ class ConsentToken:
     given_at: int
 
 
+#: The base64url characters in ASCII order: IDs written with them sort as their bytes do.
+_SORTABLE = b"-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+_TO_SORTABLE = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", _SORTABLE
+)
+
+
 def new_consent_id() -> str:
-    """A random, unguessable consent ID (128 bits, 22 characters)."""
-    return secrets.token_urlsafe(16)
+    """A new consent ID: 22 base64url characters that sort by creation time.
+
+    128 bits: 42 bits of milliseconds since the epoch (enough until 2109), then 86
+    random bits, in the base64url characters taken in ASCII order (the idea of a ULID;
+    the first character is a letter for decades, never a ``-``). The audit log indexes
+    rows by consent ID for the officer's lookup; IDs that grow with time are appended
+    at that index's edge instead of landing on a random page with every new visitor.
+    The ID names a visitor's decisions, it grants nothing: the signed token does.
+    """
+    value = (time.time_ns() // 1_000_000) << 86 | secrets.randbits(86)
+    raw = value.to_bytes(16, "big")
+    return base64.urlsafe_b64encode(raw)[:22].translate(_TO_SORTABLE).decode("ascii")
 
 
 class _ClockSigner(TimestampSigner):
     def __init__(self, clock: Clock, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._clock = clock
+        self._derived: dict[str | bytes | None, bytes] = {}
 
     def get_timestamp(self) -> int:
         return int(self._clock())
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        # itsdangerous derives the key (an HMAC of the salt) for every token; it depends
+        # only on the key and the salt, so derive each key once.
+        key = self._derived.get(secret_key)
+        if key is None:
+            key = self._derived[secret_key] = super().derive_key(secret_key)
+        return key
 
 
 class TokenSigner:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 from consent_service.settings import Secret
 from consent_service.tokens import TokenSigner, new_consent_id
 
@@ -57,3 +60,29 @@ def test_key_rotation_newest_first_signs_old_still_verifies() -> None:
     assert TokenSigner([NEW]).verify("demo", new_token, 3600) is not None
     assert TokenSigner([OLD]).verify("demo", new_token, 3600) is None
     assert TokenSigner([NEW]).verify("demo", old_token, 3600) is None
+
+
+def test_tokens_are_plain_itsdangerous_timestamp_tokens() -> None:
+    """The derived-key cache changes nothing: itsdangerous itself verifies our tokens."""
+    import hashlib
+
+    from itsdangerous import TimestampSigner
+
+    from consent_service.tokens import SALT
+
+    token = TokenSigner([NEW, OLD]).sign("demo", "abc", "v1", 3)
+    plain = TimestampSigner(NEW.reveal(), salt=f"{SALT}:demo", digest_method=hashlib.sha256)
+    assert plain.unsign(token).startswith(b"eyJ")
+    older = TimestampSigner(OLD.reveal(), salt=f"{SALT}:demo", digest_method=hashlib.sha256)
+    assert TokenSigner([NEW, OLD]).verify("demo", older.sign(token.split(".")[0]).decode(), 60)
+
+
+def test_consent_ids_are_22_url_safe_characters_that_sort_by_creation() -> None:
+    batches = []
+    for _ in range(3):
+        batches.append([new_consent_id() for _ in range(200)])
+        time.sleep(0.003)
+    ids = [cid for batch in batches for cid in batch]
+    assert all(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{21}", cid) for cid in ids), ids[:3]
+    assert len(set(ids)) == len(ids)
+    assert max(batches[0]) < min(batches[1]) and max(batches[1]) < min(batches[2])
