@@ -1,12 +1,14 @@
 """The embedded default store: one SQLite file in WAL mode.
 
 Reads go through aiosqlite. Appends use a connection of their own: the batch is
-staged on the event loop (``BEGIN IMMEDIATE``, read the chain heads, one multi-row
-``INSERT`` — microseconds, no disk wait) and only ``COMMIT``, which fsyncs under
-``synchronous=FULL``, runs on a dedicated thread. That is one thread hop per batch:
-every extra hop would have to win the GIL back from a busy event loop, and group
-commit would stall on those waits rather than on the disk. If another process holds
-the write lock, the whole batch moves to the thread instead, so the loop never blocks.
+prepared on the event loop (``BEGIN IMMEDIATE``, read the chain heads, link the rows
+and build the ``INSERT`` parameters — Python work, microseconds, no disk wait), then
+the ``INSERT`` and the ``COMMIT`` (which fsyncs under ``synchronous=FULL``) run on a
+dedicated thread. SQLite releases the GIL while it works, so the B-tree and WAL work
+of a batch overlaps the loop's work on the next requests. That is one thread hop per
+batch: every extra hop would have to win the GIL back from a busy event loop. If
+another process holds the write lock, the whole batch moves to the thread instead,
+so the loop never blocks.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ _ROWS_PER_INSERT = 500
 _DECISION = "action IN (" + ", ".join(f"'{a}'" for a in DECISION_ACTIONS) + ")"
 _TOKEN_COLUMNS = "token_id, token_hash, role, sites, label, created_at, revoked_at"  # noqa: S105 - column names
 _ACCESS_COLUMNS = "id, at, token_id, role, site_id, action, detail"
+#: A statement of a staged batch: SQL, its parameters, and whether to ``executemany``.
+_Write = tuple[str, Any, bool]
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -190,11 +194,11 @@ class SqliteStore(Store):
             rows: list[AuditRow] = await self._in_append_thread(self._append_locking, events, texts)
             return rows
         try:
-            rows = self._stage(conn, events, texts)
+            rows, writes = self._stage(conn, events, texts)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        await self._in_append_thread(self._commit, conn)
+        await self._in_append_thread(self._write_and_commit, conn, writes)
         return rows
 
     def _append_locking(
@@ -205,16 +209,22 @@ class SqliteStore(Store):
             raise StoreError("the store is not open")
         conn.execute("BEGIN IMMEDIATE")
         try:
-            rows = self._stage(conn, events, texts)
+            rows, writes = self._stage(conn, events, texts)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self._commit(conn)
+        self._write_and_commit(conn, writes)
         return rows
 
     @staticmethod
-    def _commit(conn: sqlite3.Connection) -> None:
+    def _write_and_commit(conn: sqlite3.Connection, writes: list[_Write]) -> None:
+        """Run the staged statements and commit; any failure rolls the whole batch back."""
         try:
+            for sql, params, many in writes:
+                if many:
+                    conn.executemany(sql, params)
+                else:
+                    conn.execute(sql, params)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -224,8 +234,8 @@ class SqliteStore(Store):
     @staticmethod
     def _stage(
         conn: sqlite3.Connection, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
-    ) -> list[AuditRow]:
-        """Inside an open write transaction: chain after the stored heads and insert."""
+    ) -> tuple[list[AuditRow], list[_Write]]:
+        """Inside an open write transaction: chain after the stored heads; the writes to run."""
         last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM consent_events").fetchone()
         heads: dict[str, str] = {}
         for site_id in {e.site_id for e in events}:
@@ -236,30 +246,30 @@ class SqliteStore(Store):
             if head is not None:
                 heads[site_id] = head[0]
         rows = chain(events, int(last[0]) + 1, heads)
+        writes: list[_Write] = []
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[start : start + _ROWS_PER_INSERT]
-            conn.execute(
-                f"INSERT INTO consent_events ({_COLUMNS}) VALUES "
-                + ", ".join([_ROW_PLACEHOLDERS] * len(chunk)),
-                [value for row in chunk for value in _params(row)],
+            sql = f"INSERT INTO consent_events ({_COLUMNS}) VALUES " + ", ".join(
+                [_ROW_PLACEHOLDERS] * len(chunk)
             )
+            writes.append((sql, [value for row in chunk for value in _params(row)], False))
         if texts:
             now = format_time(datetime.now(UTC))
-            conn.executemany(
-                "INSERT OR IGNORE INTO consent_texts VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        t.texts_hash,
-                        t.site_id,
-                        t.language,
-                        t.policy_version,
-                        json.dumps(t.texts, ensure_ascii=False),
-                        now,
-                    )
-                    for t in texts
-                ],
+            texts_rows = [
+                (
+                    t.texts_hash,
+                    t.site_id,
+                    t.language,
+                    t.policy_version,
+                    json.dumps(t.texts, ensure_ascii=False),
+                    now,
+                )
+                for t in texts
+            ]
+            writes.append(
+                ("INSERT OR IGNORE INTO consent_texts VALUES (?, ?, ?, ?, ?, ?)", texts_rows, True)
             )
-        return rows
+        return rows, writes
 
     async def iter_rows(
         self,
@@ -492,14 +502,18 @@ class SqliteStore(Store):
                 "before": format_time(before),
                 "continued_from": continued_from,
             }
-            [checkpoint] = self._stage(conn, [checkpoint_event(site_id, detail, now)], ())
-            conn.execute(
-                "DELETE FROM consent_events WHERE site_id = ? AND seq <= ?", (site_id, last_seq)
+            [checkpoint], writes = self._stage(conn, [checkpoint_event(site_id, detail, now)], ())
+            writes.append(
+                (
+                    "DELETE FROM consent_events WHERE site_id = ? AND seq <= ?",
+                    (site_id, last_seq),
+                    False,
+                )
             )
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self._commit(conn)
+        self._write_and_commit(conn, writes)
         return PurgeResult(site_id, count, first_seq, last_seq, continued_from, checkpoint.seq)
 
     async def last_seq(self) -> int:
