@@ -68,16 +68,14 @@ async def consent_route(request: Request) -> Response:
             return _current(st, site, request, cors)
         _limit(st, site, request)
         if request.method == "POST":
-            body = await read_json(
-                request, st.settings.max_body_bytes, timeout=st.settings.body_timeout
-            )
+            body = await read_json(request, st.settings.max_body_bytes, st.body_deadlines)
             decision = consent.parse_decision(
                 site, body, gpc_header=request.headers.get("sec-gpc") == "1"
             )
             status = 201
         else:
             body = await read_json(
-                request, st.settings.max_body_bytes, optional=True, timeout=st.settings.body_timeout
+                request, st.settings.max_body_bytes, st.body_deadlines, optional=True
             )
             decision = consent.parse_withdrawal(site, body)
             status = 200

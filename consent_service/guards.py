@@ -6,12 +6,12 @@ written, so a refused request never leaves a row behind.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 from starlette.requests import Request
 
+from .deadlines import Deadlines
 from .errors import (
     ApiError,
     InvalidField,
@@ -73,20 +73,21 @@ def preflight_headers(origin: str) -> dict[str, str]:
 
 
 async def read_json(
-    request: Request, limit: int, *, optional: bool = False, timeout: float | None = None
+    request: Request, limit: int, deadlines: Deadlines, *, optional: bool = False
 ) -> Any:
-    """The JSON body, within ``limit`` bytes and ``timeout`` seconds; ``text/plain`` JSON too.
+    """The JSON body, within ``limit`` bytes and ``deadlines.seconds``; ``text/plain`` JSON too.
 
     ``text/plain`` lets a widget on another origin post without a CORS preflight; the
     Origin check still applies. With ``optional``, an empty body yields None. A client
-    that dribbles its body slower than ``timeout`` gets 408 and holds nothing longer.
+    that dribbles its body slower than the deadline gets 408 and holds nothing longer.
     """
     try:
-        async with asyncio.timeout(timeout):
-            raw = await _read_body(request, limit)
+        raw = await deadlines.run(_read_body(request, limit))
     except TimeoutError:
         raise ApiError(
-            f"the body took over {timeout:g} s to arrive", status=408, code="request_timeout"
+            f"the body took over {deadlines.seconds:g} s to arrive",
+            status=408,
+            code="request_timeout",
         ) from None
     if optional and not raw.strip():
         return None

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 
 from .consent import decode_mask
+from .deadlines import Deadlines
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .recorder import Recorder
@@ -43,6 +44,10 @@ class AppState:
     metrics: Metrics
     clock: Callable[[], float] = time.time
     _snapshots: dict[tuple[str, str], TextsSnapshot] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        #: How long a client may take to send a request body (``CONSENT_BODY_TIMEOUT``).
+        self.body_deadlines = Deadlines(self.settings.body_timeout)
 
     def now(self) -> datetime:
         """The current UTC time from the injected clock."""
