@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -25,6 +26,9 @@ from .state import AppState
 from .store import open_store
 from .tokens import TokenSigner
 
+#: Seconds a thread waits for the GIL before asking the event loop to hand it over.
+SWITCH_INTERVAL = 0.0005
+
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> Starlette:
     """The ASGI app for ``settings``; the site config is validated here, before serving."""
@@ -45,6 +49,9 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # The store's writer thread needs the GIL back after every commit; by default a
+        # busy event loop keeps it up to 5 ms, which group commit then waits out.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         await store.open()
         purger = None
         try:

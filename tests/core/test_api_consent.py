@@ -321,3 +321,17 @@ def test_secure_and_domain_cookie_attributes(
     assert (
         cookie["name"] == "kakor" and cookie["secure"] is True and cookie["domain"] == "example.se"
     )
+
+
+def test_the_served_app_hands_the_gil_to_the_store_thread_quickly(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """Group commit waits on the writer thread: it must not wait 5 ms for the GIL each time."""
+    import sys
+
+    from consent_service.app import SWITCH_INTERVAL
+
+    client = make_client()
+    assert post_consent(client, FULL).status_code == 201
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+    assert SWITCH_INTERVAL <= 0.001
