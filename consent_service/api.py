@@ -14,6 +14,7 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from . import consent
 from .audit import AuditRow, ConsentEvent, format_time
@@ -27,6 +28,7 @@ from .guards import (
     read_json,
     set_cookie_header,
 )
+from .incoming import IndexedRequest
 from .privacy import browser_family, minimise_ip
 from .sites import Site
 from .state import AppState, get_state
@@ -153,8 +155,39 @@ def _answer(
     body = consent_json(
         row.consent_id, row.choices, row.policy_version, row.created_at, site, token
     )
-    headers = {**cors, **_NO_STORE, "Set-Cookie": set_cookie_header(site, request, token)}
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"cache-control", b"no-store"),
+        (b"set-cookie", set_cookie_header(site, request, token).encode("latin-1")),
+    ]
+    if cors:
+        headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in cors.items()]
+    return _EncodedResponse(body, status, headers)
+
+
+class _EncodedResponse(Response):
+    """A response built from headers already encoded (the consent answer, on every decision)."""
+
+    def __init__(self, body: bytes, status_code: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        self.raw_headers = [*headers, (b"content-length", str(len(body)).encode("ascii"))]
+
+
+class ConsentEndpoint:
+    """The ASGI app of ``/v1/sites/{site}/consent``, the route every visitor's decision takes.
+
+    A plain ASGI app rather than a Starlette function endpoint: the request indexes its
+    headers once (:class:`~consent_service.incoming.IndexedRequest`) and no per-request
+    wrapper is added around ``send``. Refusals are raised as
+    :class:`~consent_service.errors.ApiError` and answered by the app's exception
+    handlers, as on every other route.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await consent_route(IndexedRequest(scope, receive))
+        await response(scope, receive, send)
 
 
 def consent_json(
@@ -218,7 +251,9 @@ def routes() -> list[Route]:
     return [
         Route("/v1/sites/{site}/config", site_config, methods=["GET"]),
         Route(
-            "/v1/sites/{site}/consent", consent_route, methods=["GET", "POST", "DELETE", "OPTIONS"]
+            "/v1/sites/{site}/consent",
+            ConsentEndpoint(),
+            methods=["GET", "POST", "DELETE", "OPTIONS"],
         ),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

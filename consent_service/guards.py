@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from .deadlines import Deadlines
 from .errors import (
@@ -110,12 +110,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise MalformedJson("Content-Length is not a number") from None
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    more = True
+    while more:  # the ASGI messages themselves: request.stream() adds an async generator
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"the body is over {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+        more = message.get("more_body", False)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def only_query(request: Request, *allowed: str) -> None:
@@ -127,7 +133,8 @@ def only_query(request: Request, *allowed: str) -> None:
 
 def client_address(request: Request) -> str:
     """The peer address (uvicorn has already applied trusted proxy headers)."""
-    return request.client.host if request.client else ""
+    client = request.scope.get("client")
+    return str(client[0]) if client else ""
 
 
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})

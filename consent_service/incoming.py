@@ -1,0 +1,53 @@
+"""A Starlette request that reads its headers once, for the routes every visitor hits.
+
+Starlette's :class:`~starlette.datastructures.Headers` finds a header by scanning the
+whole list, and a header that is absent (``Origin``, ``Sec-GPC``, ``Kakor-Token`` on
+most requests) costs a scan and a raised ``KeyError``. :class:`IndexedHeaders` builds
+a dict on first use; lookups then answer exactly as ``Headers`` does (the first value
+of a repeated name).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.types import Scope
+
+
+class IndexedHeaders(Headers):
+    """Request headers with dict lookups; everything else as Starlette's ``Headers``."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        index: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            index.setdefault(name, value)
+        self._index = index
+
+    def __getitem__(self, key: str) -> str:
+        value = self._index.get(key.lower().encode("latin-1"))
+        if value is None:
+            raise KeyError(key)
+        return value.decode("latin-1")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The first value of header ``key``, or ``default``."""
+        value = self._index.get(key.lower().encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
+
+    def __contains__(self, key: Any) -> bool:
+        return isinstance(key, str) and key.lower().encode("latin-1") in self._index
+
+
+class IndexedRequest(Request):
+    """A :class:`~starlette.requests.Request` whose ``headers`` are :class:`IndexedHeaders`."""
+
+    @property
+    def headers(self) -> Headers:
+        """The request headers, indexed on first use."""
+        headers: Headers | None = self.__dict__.get("_indexed_headers")
+        if headers is None:
+            headers = self.__dict__["_indexed_headers"] = IndexedHeaders(self.scope)
+        return headers
