@@ -137,3 +137,43 @@ def test_swapping_two_rows_is_detected(rows: list[AuditRow], data: Any) -> None:
     renumbered[i] = dataclasses.replace(rows[j], seq=rows[i].seq)
     renumbered[j] = dataclasses.replace(rows[i], seq=rows[j].seq)
     assert not _verify(renumbered).result().ok
+
+
+_any_text = st.text(max_size=40)  # quotes, backslashes, control characters, any Unicode
+
+
+@st.composite
+def any_rows(draw: st.DrawFn) -> tuple[int, ConsentEvent]:
+    """Events with arbitrary text in every string field, as a stored row may hold."""
+    event = ConsentEvent(
+        site_id=draw(_any_text),
+        consent_id=draw(_any_text),
+        action=draw(_any_text),
+        choices=draw(st.dictionaries(_any_text, st.booleans(), max_size=5)),
+        policy_version=draw(_any_text),
+        texts_hash=draw(_any_text),
+        language=draw(_any_text),
+        widget_version=draw(_any_text),
+        page=draw(_any_text),
+        ip=draw(_any_text),
+        browser=draw(_any_text),
+        gpc=draw(st.booleans()),
+        created_at=_START + timedelta(microseconds=draw(st.integers(-(10**12), 10**12))),
+        event_id=draw(_any_text),
+        detail=draw(st.none() | st.dictionaries(_any_text, st.integers(), max_size=3)),
+    )
+    return draw(st.integers(1, 2**53)), event
+
+
+@PROPERTY
+@given(any_rows())
+def test_c22_the_row_hash_is_sha256_of_the_canonical_json(case: tuple[int, ConsentEvent]) -> None:
+    """The directly assembled form hashes exactly what canonical_json of the content gives."""
+    import hashlib
+
+    from consent_service.audit import row_content, row_hash
+    from consent_service.sites import canonical_json
+
+    seq, event = case
+    expected = hashlib.sha256(b"p" * 64 + b"\n" + canonical_json(row_content(seq, event)))
+    assert row_hash(seq, "p" * 64, event) == expected.hexdigest()
