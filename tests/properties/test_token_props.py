@@ -130,3 +130,27 @@ def test_rotation_accepts_old_keys_until_dropped(cid: str, mask: int) -> None:
     token = old.sign("demo", cid, "v1", mask)
     assert TokenSigner(KEYS, clock=clock).verify("demo", token, YEAR) is not None
     assert TokenSigner(KEYS[:1], clock=clock).verify("demo", token, YEAR) is None
+
+
+@PROPERTY
+@given(cid=st.text(max_size=30), version=st.text(max_size=24), mask=masks)
+def test_the_payload_is_compact_json_of_whatever_is_signed(
+    cid: str, version: str, mask: int
+) -> None:
+    """Any consent ID and version round-trip, the payload being exactly json.dumps' compact form."""
+    import base64
+    import json
+
+    signer, _ = _signer()
+    token = signer.sign("demo", cid, version, mask)
+    encoded = token.split(".")[0]
+    payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    assert (
+        payload == json.dumps({"i": cid, "v": version, "c": mask}, separators=(",", ":")).encode()
+    )
+    got = signer.verify("demo", token, YEAR)
+    assert got is not None and (got.consent_id, got.policy_version, got.mask) == (
+        cid,
+        version,
+        mask,
+    )
