@@ -249,12 +249,12 @@ async def metrics(request: Request) -> Response:
 def routes() -> list[Route]:
     """The public routes, in the order they are matched."""
     return [
-        Route("/v1/sites/{site}/config", site_config, methods=["GET"]),
-        Route(
+        Route(  # first: the route most requests take
             "/v1/sites/{site}/consent",
             ConsentEndpoint(),
             methods=["GET", "POST", "DELETE", "OPTIONS"],
         ),
+        Route("/v1/sites/{site}/config", site_config, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/.well-known/gpc.json", gpc_json, methods=["GET"]),

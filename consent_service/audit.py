@@ -7,6 +7,7 @@ reordered row breaks the chain (C22). Rows are only ever appended (C19).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -135,8 +136,12 @@ class VerifyResult:
         }
 
 
+@functools.lru_cache(maxsize=256)
 def format_time(moment: datetime) -> str:
-    """UTC ISO 8601 with microseconds and a ``Z``."""
+    """UTC ISO 8601 with microseconds and a ``Z``.
+
+    Cached: a consent's time is written into its row hash, its row and its answer.
+    """
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
@@ -364,5 +369,11 @@ async def verify_rows(
 
 
 def choices_json(choices: Mapping[str, bool]) -> str:
-    """How ``choices`` is stored: compact JSON in config order."""
+    """How ``choices`` is stored: compact JSON in config order (``json.dumps``' compact form)."""
+    flags = [f"{_quote_ascii(cid)}:{_BOOL[v]}" for cid, v in choices.items() if type(v) is bool]
+    if len(flags) == len(choices):
+        return "{" + ",".join(flags) + "}"
     return json.dumps(dict(choices), separators=(",", ":"))
+
+
+_quote_ascii: Callable[[str], str] = json.encoder.encode_basestring_ascii

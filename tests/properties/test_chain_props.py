@@ -177,3 +177,13 @@ def test_c22_the_row_hash_is_sha256_of_the_canonical_json(case: tuple[int, Conse
     seq, event = case
     expected = hashlib.sha256(b"p" * 64 + b"\n" + canonical_json(row_content(seq, event)))
     assert row_hash(seq, "p" * 64, event) == expected.hexdigest()
+
+
+@PROPERTY
+@given(st.dictionaries(_any_text, st.booleans() | st.integers(0, 2), max_size=6))
+def test_stored_choices_are_compact_json(choices: dict[str, Any]) -> None:
+    import json
+
+    from consent_service.audit import choices_json
+
+    assert choices_json(choices) == json.dumps(choices, separators=(",", ":"))
