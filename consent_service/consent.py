@@ -48,9 +48,8 @@ def parse_decision(site: Site, body: Any, *, gpc_header: bool) -> Decision:
     """
     if not isinstance(body, dict):
         raise InvalidField("body", "must be a JSON object")
-    unknown = set(body) - _BODY_KEYS
-    if unknown:
-        raise InvalidField(sorted(unknown)[0], "unknown field")
+    if not body.keys() <= _BODY_KEYS:
+        raise InvalidField(sorted(set(body) - _BODY_KEYS)[0], "unknown field")
     action = body.get("action")
     if action is None and gpc_header:
         action = "gpc"

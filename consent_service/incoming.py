@@ -40,6 +40,12 @@ class IndexedHeaders(Headers):
     def __contains__(self, key: Any) -> bool:
         return isinstance(key, str) and key.lower().encode("latin-1") in self._index
 
+    def getlist(self, key: str) -> list[str]:
+        """Every value of header ``key`` in order (none without a scan when it is absent)."""
+        if key.lower().encode("latin-1") not in self._index:
+            return []
+        return super().getlist(key)
+
 
 class IndexedRequest(Request):
     """A :class:`~starlette.requests.Request` whose ``headers`` are :class:`IndexedHeaders`."""
