@@ -20,9 +20,12 @@ class IndexedHeaders(Headers):
     """Request headers with dict lookups; everything else as Starlette's ``Headers``."""
 
     def __init__(self, scope: Scope) -> None:
-        super().__init__(scope=scope)
+        headers = scope["headers"]
+        if not isinstance(headers, list):  # Headers(scope=...) makes it a list too
+            headers = scope["headers"] = list(headers)
+        self._list = headers
         index: dict[bytes, bytes] = {}
-        for name, value in scope["headers"]:
+        for name, value in headers:
             index.setdefault(name, value)
         self._index = index
 
