@@ -335,3 +335,14 @@ def test_the_served_app_hands_the_gil_to_the_store_thread_quickly(
     assert post_consent(client, FULL).status_code == 201
     assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
     assert SWITCH_INTERVAL <= 0.001
+
+
+def test_the_served_app_keeps_its_startup_objects_out_of_the_cyclic_collector(
+    make_client: Callable[..., TestClient],
+) -> None:
+    import gc
+
+    gc.unfreeze()
+    make_client()
+    assert gc.get_freeze_count() > 1000
+    gc.unfreeze()
