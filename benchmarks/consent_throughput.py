@@ -107,6 +107,13 @@ def _wrk(base: str, script: Path, seconds: int, connections: int) -> dict[str, f
     }
 
 
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
 async def _check_store(url: str) -> tuple[int, bool]:
     store = open_store(url)
     await store.open()
@@ -115,6 +122,13 @@ async def _check_store(url: str) -> tuple[int, bool]:
         return result.rows_checked, result.ok
     finally:
         await store.close()
+
+
+def _cpu_median(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {
+        kind: statistics.median(r[f"cpu_{kind}_us_per_request"] for r in runs)
+        for kind in ("user", "sys")
+    }
 
 
 def main() -> None:
@@ -154,10 +168,15 @@ def main() -> None:
             for which in ("bare", "kakor"):
                 proc, base = _start(which, env)
                 try:
+                    user, system = _cpu_seconds(proc.pid)
                     result = _wrk(base, script, args.seconds, connections)
+                    user_after, system_after = _cpu_seconds(proc.pid)
                 finally:
                     proc.terminate()
                     proc.wait(timeout=30)
+                done = max(result["requests"], 1)
+                result["cpu_user_us_per_request"] = round((user_after - user) / done * 1e6, 1)
+                result["cpu_sys_us_per_request"] = round((system_after - system) / done * 1e6, 1)
                 runs[which].append(result)
                 if which == "kakor":  # the start-up probe's consent counts too
                     acknowledged += int(result["requests"] - result["non2xx"]) + 1
@@ -173,6 +192,9 @@ def main() -> None:
                 "kakor_p99_ms": statistics.median(r["p99_ms"] for r in runs["kakor"]),
                 "bare_p50_ms": statistics.median(r["p50_ms"] for r in runs["bare"]),
                 "kakor_non2xx": sum(r["non2xx"] for r in runs["kakor"]),
+                # Server CPU per request (all its threads): less sensitive to a busy host.
+                "kakor_cpu_us_per_request": _cpu_median(runs["kakor"]),
+                "bare_cpu_us_per_request": _cpu_median(runs["bare"]),
                 "runs": runs,
             }
         )
@@ -187,7 +209,9 @@ def main() -> None:
     for level in results:
         print(
             f"{level['connections']:>5} connections: bare {level['bare_rps_median']:>8} req/s, "
-            f"kakor {level['kakor_rps_median']:>8} req/s, ratio {level['ratio']}",
+            f"kakor {level['kakor_rps_median']:>8} req/s, ratio {level['ratio']}; "
+            f"server CPU per request (user+sys us): bare {level['bare_cpu_us_per_request']}, "
+            f"kakor {level['kakor_cpu_us_per_request']}",
             file=sys.stderr,
         )
     shutil.rmtree(work, ignore_errors=True)

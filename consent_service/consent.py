@@ -24,7 +24,7 @@ _WITHDRAW_KEYS = {"language", "page", "widget_version", "token"}
 MAX_PAGE = 2048
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """A validated decision: every category explicit, the required ones on."""
 
