@@ -20,12 +20,9 @@ class IndexedHeaders(Headers):
     """Request headers with dict lookups; everything else as Starlette's ``Headers``."""
 
     def __init__(self, scope: Scope) -> None:
-        headers = scope["headers"]
-        if not isinstance(headers, list):  # Headers(scope=...) makes it a list too
-            headers = scope["headers"] = list(headers)
-        self._list = headers
+        super().__init__(scope=scope)
         index: dict[bytes, bytes] = {}
-        for name, value in headers:
+        for name, value in scope["headers"]:
             index.setdefault(name, value)
         self._index = index
 
