@@ -47,8 +47,8 @@ _ROWS_PER_INSERT = 500
 _DECISION = "action IN (" + ", ".join(f"'{a}'" for a in DECISION_ACTIONS) + ")"
 _TOKEN_COLUMNS = "token_id, token_hash, role, sites, label, created_at, revoked_at"  # noqa: S105 - column names
 _ACCESS_COLUMNS = "id, at, token_id, role, site_id, action, detail"
-#: A statement of a staged batch: SQL, its parameters, and whether to ``executemany``.
-_Write = tuple[str, Any, bool]
+#: A statement of a staged batch: SQL and its parameters.
+_Write = tuple[str, list[Any]]
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -97,7 +97,7 @@ class SqliteStore(Store):
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
 
     def _connect_sync(self) -> sqlite3.Connection:
-        # Used by the loop (staging) and the append thread (commit), never at once.
+        # Used by the loop (staging) and the append thread (insert, commit), never at once.
         # The multi-row INSERT's text differs with every batch size: keep one prepared
         # statement per size (preparing a 256-row INSERT takes about half a millisecond).
         conn = sqlite3.connect(
@@ -227,11 +227,8 @@ class SqliteStore(Store):
     def _write_and_commit(conn: sqlite3.Connection, writes: list[_Write]) -> None:
         """Run the staged statements and commit; any failure rolls the whole batch back."""
         try:
-            for sql, params, many in writes:
-                if many:
-                    conn.executemany(sql, params)
-                else:
-                    conn.execute(sql, params)
+            for sql, params in writes:
+                conn.execute(sql, params)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -259,11 +256,16 @@ class SqliteStore(Store):
             sql = f"INSERT INTO consent_events ({_COLUMNS}) VALUES " + ", ".join(
                 [_ROW_PLACEHOLDERS] * len(chunk)
             )
-            writes.append((sql, [value for row in chunk for value in _params(row)], False))
+            writes.append((sql, [value for row in chunk for value in _params(row)]))
         if texts:
             now = format_time(datetime.now(UTC))
-            texts_rows = [
-                (
+            sql = "INSERT OR IGNORE INTO consent_texts VALUES " + ", ".join(
+                ["(?, ?, ?, ?, ?, ?)"] * len(texts)
+            )
+            params = [
+                value
+                for t in texts
+                for value in (
                     t.texts_hash,
                     t.site_id,
                     t.language,
@@ -271,11 +273,8 @@ class SqliteStore(Store):
                     json.dumps(t.texts, ensure_ascii=False),
                     now,
                 )
-                for t in texts
             ]
-            writes.append(
-                ("INSERT OR IGNORE INTO consent_texts VALUES (?, ?, ?, ?, ?, ?)", texts_rows, True)
-            )
+            writes.append((sql, params))
         return rows, writes
 
     async def iter_rows(
@@ -513,8 +512,7 @@ class SqliteStore(Store):
             writes.append(
                 (
                     "DELETE FROM consent_events WHERE site_id = ? AND seq <= ?",
-                    (site_id, last_seq),
-                    False,
+                    [site_id, last_seq],
                 )
             )
         except BaseException:
