@@ -68,7 +68,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             gc.freeze()
             # A consent's objects outlive a young collection (they wait for the commit)
             # and die soon after: collect the middle generation a tenth as often.
-            gc.set_threshold(gc.get_threshold()[0], GC_MIDDLE_THRESHOLD, gc.get_threshold()[2])
+            young, _, old = gc.get_threshold()
+            gc.set_threshold(young, GC_MIDDLE_THRESHOLD, old)
             yield
         finally:
             await retention.stop_auto_purge(purger)
