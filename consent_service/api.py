@@ -66,7 +66,7 @@ async def consent_route(request: Request) -> Response:
         return Response(status_code=204, headers=headers)
     cors = cors_headers(origin)
     try:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):  # HEAD: GET's headers, never a write
             return _current(st, site, request, cors)
         _limit(st, site, request)
         if request.method == "POST":

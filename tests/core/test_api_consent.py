@@ -102,6 +102,21 @@ def test_get_reads_the_verified_cookie(client: TestClient) -> None:
     assert "Cookie" in answer.headers["vary"]
 
 
+def test_head_answers_as_get_and_never_writes(client: TestClient, database_url: str) -> None:
+    # A link checker's HEAD once fell through to the withdrawal branch: a row and a cookie.
+    absent = client.head(URL)
+    assert absent.status_code == 404
+    assert "set-cookie" not in absent.headers
+    assert stored_rows(database_url) == []
+    given = post_consent(client, {"action": "accept-all"}).json()
+    present = client.head(URL)
+    assert present.status_code == 200
+    assert present.content == b""
+    assert "set-cookie" not in present.headers
+    assert client.get(URL).json()["choices"] == given["choices"]
+    assert [r.action for r in stored_rows(database_url)] == ["accept-all"]
+
+
 def test_c22_forged_cookie_is_no_consent_not_an_error(client: TestClient) -> None:
     token = post_consent(client, {"action": "accept-all"}).json()["token"]
     payload, stamp, signature = token.split(".")
