@@ -14,7 +14,6 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from . import consent
 from .audit import AuditRow, ConsentEvent, format_time
@@ -28,7 +27,6 @@ from .guards import (
     read_json,
     set_cookie_header,
 )
-from .incoming import IndexedRequest
 from .privacy import browser_family, minimise_ip
 from .sites import Site
 from .state import AppState, get_state
@@ -175,21 +173,6 @@ class _EncodedResponse(Response):
         self.raw_headers = [*headers, (b"content-length", str(len(body)).encode("ascii"))]
 
 
-class ConsentEndpoint:
-    """The ASGI app of ``/v1/sites/{site}/consent``, the route every visitor's decision takes.
-
-    A plain ASGI app rather than a Starlette function endpoint: the request indexes its
-    headers once (:class:`~consent_service.incoming.IndexedRequest`) and no per-request
-    wrapper is added around ``send``. Refusals are raised as
-    :class:`~consent_service.errors.ApiError` and answered by the app's exception
-    handlers, as on every other route.
-    """
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await consent_route(IndexedRequest(scope, receive))
-        await response(scope, receive, send)
-
-
 def consent_json(
     consent_id: str,
     choices: Mapping[str, bool],
@@ -246,14 +229,16 @@ async def metrics(request: Request) -> Response:
     )
 
 
+def consent_route_entry() -> Route:
+    """The consent route; :class:`~consent_service.frontdoor.ServiceApp` serves it directly."""
+    return Route(
+        "/v1/sites/{site}/consent", consent_route, methods=["GET", "POST", "DELETE", "OPTIONS"]
+    )
+
+
 def routes() -> list[Route]:
-    """The public routes, in the order they are matched."""
+    """The public routes other than the consent route (:func:`consent_route_entry`)."""
     return [
-        Route(  # first: the route most requests take
-            "/v1/sites/{site}/consent",
-            ConsentEndpoint(),
-            methods=["GET", "POST", "DELETE", "OPTIONS"],
-        ),
         Route("/v1/sites/{site}/config", site_config, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from . import admin, api, declaration, gate, retention, widget
 from .errors import ApiError, error_response
+from .frontdoor import ServiceApp
 from .limits import HeaderLimit
 from .metrics import Metrics
 from .observe import RequestMetrics
@@ -76,14 +77,18 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             await state.recorder.stop()
             await store.close()
 
-    routes: list[BaseRoute] = [*api.routes(), Route("/openapi.json", openapi_json)]
+    consent = api.consent_route_entry()
+    routes: list[BaseRoute] = [consent, *api.routes(), Route("/openapi.json", openapi_json)]
     routes += [*gate.routes(), *declaration.routes(), *widget.routes()]
     routes += admin.routes()
     if settings.demo:
         from . import demo
 
         routes += demo.routes()
-    app = Starlette(
+    app = ServiceApp(
+        direct=consent,
+        metrics=metrics,
+        max_header_bytes=settings.max_header_bytes,
         routes=routes,
         middleware=[
             Middleware(RequestMetrics, metrics=metrics),

@@ -20,7 +20,7 @@ class HeaderLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _size(scope) > self.max_bytes:
+        if scope["type"] == "http" and header_bytes(scope) > self.max_bytes:
             from starlette.responses import JSONResponse
 
             answer = JSONResponse(
@@ -35,6 +35,7 @@ class HeaderLimit:
         await self.app(scope, receive, send)
 
 
-def _size(scope: Scope) -> int:
+def header_bytes(scope: Scope) -> int:
+    """The size of the request line and headers, as the limit counts it."""
     line = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + 16
     return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
