@@ -141,10 +141,25 @@ def format_time(moment: datetime) -> str:
     """UTC ISO 8601 with microseconds and a ``Z``.
 
     Cached: a consent's time is written into its row hash, its row and its answer.
+    The text up to the second is kept per second too: every consent given in the same
+    second shares it, and its expiry shares another.
     """
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
+    since = moment - _EPOCH
+    second = since.days * 86400 + since.seconds
+    text = _SECOND_TEXTS.get(second)
+    if text is None:
+        if len(_SECOND_TEXTS) >= _SECOND_TEXTS_MAX:
+            _SECOND_TEXTS.clear()
+        # Without microseconds isoformat writes "YYYY-MM-DDTHH:MM:SS+00:00".
+        text = _SECOND_TEXTS[second] = moment.replace(microsecond=0).isoformat()[:-6]
+    return f"{text}.{since.microseconds:06d}Z"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND_TEXTS: dict[int, str] = {}
+_SECOND_TEXTS_MAX = 4096
 
 
 def parse_time(text: str) -> datetime:

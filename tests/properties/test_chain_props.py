@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import given
@@ -187,3 +187,23 @@ def test_stored_choices_are_compact_json(choices: dict[str, Any]) -> None:
     from consent_service.audit import choices_json
 
     assert choices_json(choices) == json.dumps(choices, separators=(",", ":"))
+
+
+@PROPERTY
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=2)), timezone(-timedelta(hours=9, minutes=30))]
+        ),
+    )
+)
+def test_times_are_written_as_isoformat_in_utc(moment: datetime) -> None:
+    """The per-second cache of format_time writes what isoformat does, in any zone, any year."""
+    from consent_service.audit import format_time, parse_time
+
+    expected = moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    assert format_time(moment) == expected
+    assert format_time(moment + timedelta(seconds=1)) != expected
+    assert parse_time(expected) == moment
