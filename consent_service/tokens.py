@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, TimestampSigner
+from itsdangerous.signer import HMACAlgorithm
 
 from .settings import Secret
 
@@ -61,6 +63,26 @@ def new_consent_id() -> str:
     return base64.urlsafe_b64encode(raw)[:22].translate(_TO_SORTABLE).decode("ascii")
 
 
+class _KeyedHmac(HMACAlgorithm):
+    """itsdangerous's HMAC-SHA256, with each key's HMAC set up once and copied per token.
+
+    ``hmac.new`` hashes the padded key into two fresh SHA-256 states for every token;
+    copying a keyed HMAC object (what ``HMAC.copy`` is for) gives the same digest.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(hashlib.sha256)
+        self._keyed: dict[bytes, hmac.HMAC] = {}
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        keyed = self._keyed.get(key)
+        if keyed is None:
+            keyed = self._keyed[key] = hmac.new(key, digestmod=self.digest_method)
+        mac = keyed.copy()
+        mac.update(value)
+        return mac.digest()
+
+
 class _ClockSigner(TimestampSigner):
     def __init__(self, clock: Clock, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -98,6 +120,7 @@ class TokenSigner:
                 secret_key=self._keys,
                 salt=f"{SALT}:{site_id}",
                 digest_method=hashlib.sha256,
+                algorithm=_KeyedHmac(),
             )
             self._signers[site_id] = signer
         return signer

@@ -63,7 +63,7 @@ def test_key_rotation_newest_first_signs_old_still_verifies() -> None:
 
 
 def test_tokens_are_plain_itsdangerous_timestamp_tokens() -> None:
-    """The derived-key cache changes nothing: itsdangerous itself verifies our tokens."""
+    """The derived-key cache and the keyed HMAC change nothing: plain itsdangerous agrees."""
     import hashlib
 
     from itsdangerous import TimestampSigner
