@@ -30,12 +30,15 @@ class Recorder:
         self._pending: list[_Item] = []
         self._wake: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._known_texts: set[str] = set()
         self._closing = False
 
     def start(self) -> None:
         """Start the writer task on the running loop."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="kakor-recorder")
+        # Kept: asyncio.get_running_loop() makes a getpid() system call on Python 3.11.
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run(), name="kakor-recorder")
 
     async def stop(self) -> None:
         """Write what is queued, then stop the writer task."""
@@ -48,9 +51,9 @@ class Recorder:
 
     async def record(self, event: ConsentEvent, texts: TextsSnapshot | None = None) -> AuditRow:
         """Queue ``event`` and return its row once it is committed."""
-        if self._closing or self._task is None:
+        if self._closing or self._task is None or self._loop is None:
             raise StoreError("the service is shutting down")
-        future: asyncio.Future[AuditRow] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[AuditRow] = self._loop.create_future()
         if texts is not None and texts.texts_hash in self._known_texts:
             texts = None
         self._pending.append((event, texts, future))
