@@ -253,7 +253,10 @@ class SqliteStore(Store):
         writes: list[_Write] = []
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[start : start + _ROWS_PER_INSERT]
-            sql = f"INSERT INTO consent_events ({_COLUMNS}) VALUES " + ", ".join(
+            # OR ROLLBACK: a conflict ends the whole transaction, as any failure here does
+            # anyway, so SQLite keeps no statement journal to undo one statement (it
+            # spilled to a temp file for most batches: open, write, unlink, close).
+            sql = f"INSERT OR ROLLBACK INTO consent_events ({_COLUMNS}) VALUES " + ", ".join(
                 [_ROW_PLACEHOLDERS] * len(chunk)
             )
             writes.append((sql, [value for row in chunk for value in _params(row)]))

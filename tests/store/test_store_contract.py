@@ -92,6 +92,18 @@ async def test_append_links_each_row_to_the_previous_C22(store: Store) -> None:
         assert row.hash == row_hash(row.seq, row.prev_hash, row)
 
 
+async def test_a_failing_batch_writes_none_of_its_rows_C19_C22(store: Store) -> None:
+    """A batch is one transaction: a row that breaks a constraint undoes the whole batch."""
+    first = await store.append([make_event(consent_id="c-1")])
+    clash = make_event(consent_id="c-3", event_id=first[0].event_id)
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        await store.append([make_event(consent_id="c-2"), clash])
+    assert await store.row_count() == 1
+    after = await store.append([make_event(consent_id="c-4")])
+    assert after[0].prev_hash == first[0].hash
+    assert (await verify_rows(store.iter_rows())).ok
+
+
 async def test_rows_read_back_exactly_as_appended_C19(store: Store) -> None:
     written = await store.append(
         [make_event(gpc=True, action="gpc", choices={"necessary": True, "statistics": False})]
