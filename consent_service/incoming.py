@@ -15,6 +15,19 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import Scope
 
+#: Header names as looked up (``"content-type"``) to their wire form (``b"content-type"``).
+_NAMES: dict[str, bytes] = {}
+_NAMES_MAX = 256
+
+
+def _wire_name(key: str) -> bytes:
+    name = _NAMES.get(key)
+    if name is None:
+        name = key.lower().encode("latin-1")
+        if len(_NAMES) < _NAMES_MAX:  # the routes look up a handful of fixed names
+            _NAMES[key] = name
+    return name
+
 
 class IndexedHeaders(Headers):
     """Request headers with dict lookups; everything else as Starlette's ``Headers``."""
@@ -27,22 +40,22 @@ class IndexedHeaders(Headers):
         self._index = index
 
     def __getitem__(self, key: str) -> str:
-        value = self._index.get(key.lower().encode("latin-1"))
+        value = self._index.get(_wire_name(key))
         if value is None:
             raise KeyError(key)
         return value.decode("latin-1")
 
     def get(self, key: str, default: Any = None) -> Any:
         """The first value of header ``key``, or ``default``."""
-        value = self._index.get(key.lower().encode("latin-1"))
+        value = self._index.get(_wire_name(key))
         return default if value is None else value.decode("latin-1")
 
     def __contains__(self, key: Any) -> bool:
-        return isinstance(key, str) and key.lower().encode("latin-1") in self._index
+        return isinstance(key, str) and _wire_name(key) in self._index
 
     def getlist(self, key: str) -> list[str]:
         """Every value of header ``key`` in order (none without a scan when it is absent)."""
-        if key.lower().encode("latin-1") not in self._index:
+        if _wire_name(key) not in self._index:
             return []
         return super().getlist(key)
 
