@@ -93,7 +93,11 @@ class Recorder:
         self._metrics.store_write_seconds.observe(time.perf_counter() - started)
         self._metrics.store_batch_size.observe(len(rows))
         self._known_texts.update(t.texts_hash for t in texts)
+        counts: dict[tuple[str, str], int] = {}
         for (_, _, future), row in zip(items, rows, strict=True):
-            self._metrics.consents.inc(row.site_id, row.action)
+            key = (row.site_id, row.action)
+            counts[key] = counts.get(key, 0) + 1
             if not future.done():
                 future.set_result(row)
+        for (site_id, action), count in counts.items():  # one locked update per kind
+            self._metrics.consents.inc(site_id, action, amount=count)
