@@ -152,14 +152,5 @@ def is_plain_localhost(request: Request) -> bool:
 
 def set_cookie_header(site: Site, request: Request, token: str) -> str:
     """The ``Set-Cookie`` value for a consent token (not HttpOnly: the widget reads it)."""
-    parts = [
-        f"{site.cookie_name}={token}",
-        f"Max-Age={site.consent_lifetime_days * 86400}",
-        "Path=/",
-        "SameSite=Lax",
-    ]
-    if site.cookie_domain:
-        parts.append(f"Domain={site.cookie_domain}")
-    if not is_plain_localhost(request):
-        parts.append("Secure")
-    return "; ".join(parts)
+    secure = "" if is_plain_localhost(request) else "; Secure"
+    return f"{site.cookie_name}={token}; {site.cookie_attributes}{secure}"

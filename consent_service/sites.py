@@ -136,6 +136,14 @@ class Site:
         """The ids that are always allowed."""
         return tuple(c.id for c in self.categories if c.required)
 
+    @functools.cached_property
+    def cookie_attributes(self) -> str:
+        """The consent cookie's attributes after its value, ``Secure`` aside."""
+        parts = [f"Max-Age={self.consent_lifetime_days * 86400}", "Path=/", "SameSite=Lax"]
+        if self.cookie_domain:
+            parts.append(f"Domain={self.cookie_domain}")
+        return "; ".join(parts)
+
     def service(self, service_id: str) -> tuple[Category, Service] | None:
         """The service with this id and its category, or None."""
         for category in self.categories:
