@@ -38,6 +38,12 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.consent_throughput
 
+.PHONY: bench-instructions
+## bench-instructions: instructions per consent in-process under callgrind (repeatable on a busy host)
+bench-instructions: $(STAMP)
+	$(BIN)/python -m benchmarks.consent_inprocess --measure instructions
+	$(BIN)/python -m benchmarks.consent_inprocess --measure instructions --app bare
+
 clean:
 	rm -rf $(VENV) var build *.egg-info
 

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,40 @@ def test_the_benchmark_reports_each_level_and_finds_every_201_stored() -> None:
     assert report["every_201_stored"] is True
     assert report["chain_verifies"] is True
     assert "ratio" in out.stderr
+
+
+def _inprocess(*args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.consent_inprocess", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    report: dict[str, Any] = json.loads(out.stdout)
+    return report
+
+
+def test_the_in_process_benchmark_stores_every_consent_it_counts() -> None:
+    report = _inprocess("--requests", "400", "--concurrency", "16")
+    assert report["consents"] == 400
+    assert report["all_201"] is True
+    assert report["stored"] == 400
+    assert report["chain_verifies"] is True
+    assert report["cpu_us_per_consent"] > 0
+
+
+def test_the_in_process_benchmark_counts_instructions_per_consent_under_callgrind() -> None:
+    if shutil.which("valgrind") is None:
+        message = "valgrind is not installed (make test installs it: apt-get install valgrind)"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    report = _inprocess("--measure", "instructions", "--requests", "48", "--concurrency", "8")
+    small, large = report["runs"]
+    assert (small["consents"], large["consents"]) == (48, 144)
+    assert small["all_201"] and large["all_201"]
+    # A consent signs, hashes, stores and answers: far more than nothing, far less than
+    # what Python's start-up costs (which the difference of the two runs cancels).
+    assert 50_000 < report["instructions_per_consent"] < 5_000_000
