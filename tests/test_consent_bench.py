@@ -43,6 +43,8 @@ def test_the_benchmark_reports_each_level_and_finds_every_201_stored() -> None:
     for level in report["levels"]:
         assert level["bare_rps_median"] > 0 and level["kakor_rps_median"] > 0
         assert level["kakor_non2xx"] == 0
+        assert level["ratio"] > 0
+        assert level["ratio_paired_median"] == level["ratio"]  # one round: one pair
         for app in ("kakor", "bare"):
             assert level[f"{app}_cpu_us_per_request"]["user"] > 0
     assert report["rows_stored"] >= report["rows_acknowledged_at_most"] > 0
