@@ -59,15 +59,16 @@ async def consent_route(request: Request) -> Response:
     st = get_state(request)
     site = st.sites.get(request.path_params["site"])
     origin = allowed_origin(site, request)
-    if request.method == "OPTIONS":
+    method = request.scope["method"]
+    if method == "OPTIONS":
         headers = preflight_headers(origin) if origin else {"Allow": "GET, POST, DELETE, OPTIONS"}
         return Response(status_code=204, headers=headers)
     cors = cors_headers(origin)
     try:
-        if request.method in ("GET", "HEAD"):  # HEAD: GET's headers, never a write
+        if method in ("GET", "HEAD"):  # HEAD: GET's headers, never a write
             return _current(st, site, request, cors)
         _limit(st, site, request)
-        if request.method == "POST":
+        if method == "POST":
             body = await read_json(request, st.settings.max_body_bytes, st.body_deadlines)
             decision = consent.parse_decision(
                 site, body, gpc_header=request.headers.get("sec-gpc") == "1"

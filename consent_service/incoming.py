@@ -9,6 +9,7 @@ of a repeated name).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -40,14 +41,14 @@ class IndexedHeaders(Headers):
         self._index = index
 
     def __getitem__(self, key: str) -> str:
-        value = self._index.get(_wire_name(key))
+        value = self._index.get(_NAMES.get(key) or _wire_name(key))
         if value is None:
             raise KeyError(key)
         return value.decode("latin-1")
 
     def get(self, key: str, default: Any = None) -> Any:
         """The first value of header ``key``, or ``default``."""
-        value = self._index.get(_wire_name(key))
+        value = self._index.get(_NAMES.get(key) or _wire_name(key))
         return default if value is None else value.decode("latin-1")
 
     def __contains__(self, key: Any) -> bool:
@@ -63,10 +64,7 @@ class IndexedHeaders(Headers):
 class IndexedRequest(Request):
     """A :class:`~starlette.requests.Request` whose ``headers`` are :class:`IndexedHeaders`."""
 
-    @property
+    @functools.cached_property
     def headers(self) -> Headers:
-        """The request headers, indexed on first use."""
-        headers: Headers | None = self.__dict__.get("_indexed_headers")
-        if headers is None:
-            headers = self.__dict__["_indexed_headers"] = IndexedHeaders(self.scope)
-        return headers
+        """The request headers, indexed on first use (then a plain attribute of the request)."""
+        return IndexedHeaders(self.scope)
