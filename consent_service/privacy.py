@@ -11,6 +11,7 @@ import functools
 import hashlib
 import hmac
 import ipaddress
+import re
 
 
 def minimise_ip(address: str | None, *, mode: str = "truncate", key: bytes | None = None) -> str:
@@ -37,18 +38,13 @@ def minimise_ip(address: str | None, *, mode: str = "truncate", key: bytes | Non
 
 def _ipv4_network(address: str) -> str:
     """The /24 of a plain dotted-quad IPv4 address, cheaply; "" for anything else."""
-    parts = address.split(".")
-    if len(parts) != 4:
-        return ""
-    for part in parts:
-        if (
-            not (part.isascii() and part.isdigit())
-            or len(part) > 3
-            or int(part) > 255
-            or (len(part) > 1 and part[0] == "0")
-        ):
-            return ""
-    return f"{int(parts[0])}.{int(parts[1])}.{int(parts[2])}.0/24"
+    match = _DOTTED_QUAD.fullmatch(address)
+    return "" if match is None else f"{match[1]}.{match[2]}.{match[3]}.0/24"
+
+
+# 0-255 in ASCII digits without a leading zero, as the ipaddress module accepts them.
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(r"\.".join([_OCTET] * 4))
 
 
 _BROWSERS = (
