@@ -86,3 +86,23 @@ def test_consent_ids_are_22_url_safe_characters_that_sort_by_creation() -> None:
     assert all(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{21}", cid) for cid in ids), ids[:3]
     assert len(set(ids)) == len(ids)
     assert max(batches[0]) < min(batches[1]) and max(batches[1]) < min(batches[2])
+
+
+def test_a_consent_id_is_its_creation_millisecond_then_86_random_bits() -> None:
+    import base64
+
+    from consent_service.tokens import _SORTABLE
+
+    back = bytes.maketrans(
+        _SORTABLE, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    )
+    before = time.time_ns() // 1_000_000
+    ids = [new_consent_id() for _ in range(64)]
+    after = time.time_ns() // 1_000_000
+    values = [
+        int.from_bytes(base64.b64decode(cid.encode().translate(back) + b"=="), "big") for cid in ids
+    ]
+    assert all(before <= value >> 86 <= after for value in values)
+    randoms = [value & (2**86 - 1) for value in values]
+    assert len(set(randoms)) == len(randoms)
+    assert max(randoms).bit_length() > 80  # the high random bits are used, not only the low
