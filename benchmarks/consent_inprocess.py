@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.consent_throughput import BODY
+from benchmarks.consent_throughput import BODY, stored_chain
 
 ROOT = Path(__file__).resolve().parent.parent
 ENCODED = json.dumps(BODY).encode()
@@ -139,23 +139,10 @@ async def run(
             "all_201": statuses.count(201) == done,
         }
         if which == "kakor" and check_store:
-            report["stored"], report["chain_verifies"] = await _stored(database)
+            report["stored"], report["chain_verifies"] = await stored_chain(database)
         return report
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-async def _stored(url: str) -> tuple[int, bool]:
-    from consent_service.audit import verify_rows
-    from consent_service.store import open_store
-
-    store = open_store(url)
-    await store.open()
-    try:
-        result = await verify_rows(store.iter_rows())
-        return result.rows_checked, result.ok
-    finally:
-        await store.close()
 
 
 def _instructions(which: str, requests: int, concurrency: int) -> tuple[int, dict[str, Any]]:

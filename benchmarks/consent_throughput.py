@@ -114,7 +114,8 @@ def _cpu_seconds(pid: int) -> tuple[float, float]:
     return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
-async def _check_store(url: str) -> tuple[int, bool]:
+async def stored_chain(url: str) -> tuple[int, bool]:
+    """Rows stored at ``url`` and whether their hash chain verifies."""
     store = open_store(url)
     await store.open()
     try:
@@ -207,7 +208,7 @@ def main() -> None:
                 "runs": runs,
             }
         )
-    rows, chain_ok = asyncio.run(_check_store(database))
+    rows, chain_ok = asyncio.run(stored_chain(database))
     report["levels"] = results
     # wrk counts a request still in flight when it stops as not done; its row is stored.
     report["rows_stored"] = rows

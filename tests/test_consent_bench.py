@@ -21,12 +21,17 @@ from .conftest import ON_CI
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_benchmark_reports_each_level_and_finds_every_201_stored() -> None:
-    if shutil.which("wrk") is None:
-        message = "wrk is not installed (make test installs it: apt-get install wrk)"
+def _require(tool: str) -> None:
+    """Skip without ``tool`` (a Debian package of the same name); under CI, fail."""
+    if shutil.which(tool) is None:
+        message = f"{tool} is not installed (make test installs it: apt-get install {tool})"
         if ON_CI:
             pytest.fail(message)
         pytest.skip(message)
+
+
+def test_the_benchmark_reports_each_level_and_finds_every_201_stored() -> None:
+    _require("wrk")
     out = subprocess.run(
         [
             *(sys.executable, "-m", "benchmarks.consent_throughput"),
@@ -76,11 +81,7 @@ def test_the_in_process_benchmark_stores_every_consent_it_counts() -> None:
 
 
 def test_the_in_process_benchmark_counts_instructions_per_consent_under_callgrind() -> None:
-    if shutil.which("valgrind") is None:
-        message = "valgrind is not installed (make test installs it: apt-get install valgrind)"
-        if ON_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    _require("valgrind")
     report = _inprocess("--measure", "instructions", "--requests", "48", "--concurrency", "8")
     small, large = report["runs"]
     assert (small["consents"], large["consents"]) == (48, 144)
