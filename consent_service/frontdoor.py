@@ -3,7 +3,7 @@
 Every visitor's decision takes ``/v1/sites/{site}/consent``. Through Starlette's stack
 it would pass six layers (server-error middleware, request metrics, header limit,
 exception middleware, router, route), each a coroutine of its own and most with a
-wrapper around ``send``: about an eighth of what a consent costs in-process
+wrapper around ``send``: about a tenth of what a consent costs in-process
 (docs/performance.md). :class:`ServiceApp` takes that route in one step and keeps
 what the layers give it:
 
