@@ -7,7 +7,6 @@ reordered row breaks the chain (C22). Rows are only ever appended (C19).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -136,13 +135,11 @@ class VerifyResult:
         }
 
 
-@functools.lru_cache(maxsize=256)
 def format_time(moment: datetime) -> str:
     """UTC ISO 8601 with microseconds and a ``Z``.
 
-    Cached: a consent's time is written into its row hash, its row and its answer.
-    The text up to the second is kept per second too: every consent given in the same
-    second shares it, and its expiry shares another.
+    The text up to the second is kept per second: every consent given in the same
+    second shares it (and its expiry another), so only the microseconds are written.
     """
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
