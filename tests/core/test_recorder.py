@@ -1,0 +1,104 @@
+"""Group commit: how the recorder forms its batches (issue 2, C19: every 201 is stored)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from consent_service import recorder as recorder_module
+from consent_service.audit import AuditRow, ConsentEvent, chain
+from consent_service.metrics import Metrics
+from consent_service.recorder import GATHER_TURNS_MAX, Recorder
+
+from .test_audit_chain import event
+
+
+class BatchLog:
+    """A store that keeps the rows in memory and remembers the size of every batch."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.rows: list[AuditRow] = []
+
+    async def append(
+        self, events: Sequence[ConsentEvent], texts: Sequence[Any] = ()
+    ) -> list[AuditRow]:
+        self.batches.append(len(events))
+        heads = {r.site_id: r.hash for r in self.rows}
+        rows = chain(list(events), len(self.rows) + 1, heads)
+        self.rows += rows
+        return rows
+
+
+async def _after_turns(turns: int, recorder: Recorder, n: int) -> AuditRow:
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    return await recorder.record(event("demo", n))
+
+
+async def _record_all(turns: list[int], *, batch_max: int = 256) -> BatchLog:
+    log = BatchLog()
+    recorder = Recorder(log, Metrics(), batch_max=batch_max)  # type: ignore[arg-type]
+    recorder.start()
+    try:
+        await asyncio.gather(*(_after_turns(t, recorder, n) for n, t in enumerate(turns)))
+    finally:
+        await recorder.stop()
+    return log
+
+
+async def test_requests_the_loop_is_still_handling_join_the_same_commit() -> None:
+    """Consents queued within the next loop turns share one commit (and one fsync)."""
+    log = await _record_all([0, 1, 2, 3, 4])
+    assert log.batches == [5]
+    assert [r.consent_id for r in log.rows] == [f"c{n}" for n in range(5)]
+
+
+async def test_without_gathering_they_would_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same arrivals with no turns let pass: the first commit takes only the first."""
+    monkeypatch.setattr(recorder_module, "GATHER_TURNS_MAX", 0)
+    log = await _record_all([0, 1, 2, 3, 4])
+    assert log.batches[0] == 1 and sum(log.batches) == 5
+
+
+async def test_a_steady_trickle_does_not_hold_a_batch_back() -> None:
+    """A loop that queues a consent on every turn still gets a commit after a few turns."""
+    log = BatchLog()
+    recorder = Recorder(log, Metrics())  # type: ignore[arg-type]
+    recorder.start()
+    first_done_at: list[int] = []
+    turns = 0
+
+    async def trickle() -> None:
+        nonlocal turns
+        waiting = []
+        for n in range(60):
+            waiting.append(asyncio.ensure_future(recorder.record(event("demo", n))))
+            await asyncio.sleep(0)
+            turns += 1
+            if waiting[0].done() and not first_done_at:
+                first_done_at.append(turns)
+        await asyncio.gather(*waiting)
+
+    try:
+        await trickle()
+    finally:
+        await recorder.stop()
+    assert sum(log.batches) == 60
+    assert log.batches[0] <= GATHER_TURNS_MAX + 1
+    assert first_done_at and first_done_at[0] <= GATHER_TURNS_MAX + 3
+
+
+async def test_a_full_batch_is_taken_at_once() -> None:
+    """More queued than one batch holds: full batches, then the rest, nothing lost."""
+    log = await _record_all([0] * 10, batch_max=4)
+    assert log.batches == [4, 4, 2]
+
+
+async def test_a_quiet_turn_right_after_the_commit_does_not_end_the_gathering() -> None:
+    """Answers go out on the first turn, new requests come later: the first turns always pass."""
+    log = await _record_all([0, 2])
+    assert log.batches == [2]
