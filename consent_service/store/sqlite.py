@@ -3,12 +3,11 @@
 Reads go through aiosqlite. Appends use a connection of their own: the batch is
 prepared on the event loop (``BEGIN IMMEDIATE``, read the chain heads, link the rows
 and build the ``INSERT`` parameters — Python work, microseconds, no disk wait), then
-the ``INSERT`` and the ``COMMIT`` (which fsyncs under ``synchronous=FULL``) run on a
-dedicated thread. SQLite releases the GIL while it works, so the B-tree and WAL work
-of a batch overlaps the loop's work on the next requests. That is one thread hop per
-batch: every extra hop would have to win the GIL back from a busy event loop. If
-another process holds the write lock, the whole batch moves to the thread instead,
-so the loop never blocks.
+the ``INSERT`` and the ``COMMIT`` (which fsyncs under ``synchronous=FULL``) run on the
+loop while commits are quick and on a dedicated thread once they are slow
+(:mod:`.sqlite_commit`, which also checkpoints the WAL off the loop). If another
+process holds the write lock, the whole batch moves to the thread instead, so the
+loop never blocks.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -36,6 +36,7 @@ from ..audit import (
 )
 from .base import DECISION_ACTIONS, Store, StoreError, TextsSnapshot
 from .records import AccessEntry, AdminToken, DayCounts, PurgeResult, audit_row
+from .sqlite_commit import Checkpointer, CommitPlacement
 
 _COLUMNS = (
     "seq, event_id, site_id, consent_id, action, choices, policy_version, texts_hash, language, "
@@ -79,6 +80,8 @@ class SqliteStore(Store):
         self._reader: aiosqlite.Connection | None = None
         self._append_thread: ThreadPoolExecutor | None = None
         self._append_conn: sqlite3.Connection | None = None
+        self._placement = CommitPlacement()
+        self._checkpointer: Checkpointer | None = None
         self._append_lock = asyncio.Lock()
         # Token and access-log writes go through the aiosqlite writer; its transactions
         # must not interleave, so each holds this lock from BEGIN to COMMIT.
@@ -92,6 +95,9 @@ class SqliteStore(Store):
             self._reader = await self._connect()
             self._append_thread = ThreadPoolExecutor(1, thread_name_prefix="kakor-sqlite-append")
             self._append_conn = await self._in_append_thread(self._connect_sync)
+            # The append connection's commits never checkpoint (one could stall the loop).
+            self._append_conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = Checkpointer(self._connect_sync)
         except Exception as exc:
             await self.close()
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
@@ -122,6 +128,9 @@ class SqliteStore(Store):
         return conn
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
+            self._checkpointer = None
         if self._append_conn is not None:
             await self._in_append_thread(self._append_conn.close)
             self._append_conn = None
@@ -199,14 +208,28 @@ class SqliteStore(Store):
         except sqlite3.OperationalError:  # another process writes: wait for it off the loop
             conn.execute("PRAGMA busy_timeout=10000")
             rows: list[AuditRow] = await self._in_append_thread(self._append_locking, events, texts)
+            self._committed()
             return rows
         try:
             rows, writes = self._stage(conn, events, texts)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        await self._in_append_thread(self._write_and_commit, conn, writes)
+        if self._placement.inline:
+            self._timed_commit(conn, writes)
+        else:
+            await self._in_append_thread(self._timed_commit, conn, writes)
+        self._committed()
         return rows
+
+    def _timed_commit(self, conn: sqlite3.Connection, writes: list[_Write]) -> None:
+        started = time.perf_counter()
+        self._write_and_commit(conn, writes)
+        self._placement.observe(time.perf_counter() - started)
+
+    def _committed(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
 
     def _append_locking(
         self, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
@@ -478,6 +501,7 @@ class SqliteStore(Store):
             result: PurgeResult = await self._in_append_thread(
                 self._purge_locking, site_id, before, now
             )
+            self._committed()
             return result
 
     def _purge_locking(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
