@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from consent_service.audit import ChainVerifier
-from consent_service.store import sqlite_commit
 from consent_service.store.sqlite import SqliteStore
 from consent_service.store.sqlite_commit import INLINE_COMMIT_SECONDS, CommitPlacement
 
@@ -65,11 +64,8 @@ async def test_both_placements_store_every_row_in_one_chain(tmp_path: Path, limi
     raw.close()
 
 
-async def test_the_wal_is_checkpointed_off_the_append_connection(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_wal_is_checkpointed_off_the_append_connection(tmp_path: Path) -> None:
     """The append connection never checkpoints; the checkpointer copies the WAL into the file."""
-    monkeypatch.setattr(sqlite_commit, "CHECKPOINT_EVERY", 1_000_000)
     path = tmp_path / "kakor.db"
     store = SqliteStore(f"sqlite:///{path}")
     await store.open()
