@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Route
 
 from . import admin, api, declaration, gate, retention, widget
@@ -97,6 +98,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         exception_handlers={
             ApiError: error_response,
             HTTPException: error_response,
+            # Handled below the server-error layer, which would log it and re-raise it.
+            ClientDisconnect: error_response,
             Exception: error_response,
         },
         lifespan=lifespan,

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 
@@ -120,13 +120,25 @@ class StoreUnavailable(ApiError):
     code = "store_unavailable"
 
 
+#: Counted for a request whose client went away before it was complete (nginx's code).
+CLIENT_CLOSED_REQUEST = 499
+
+
 def error_body(code: str, message: str) -> dict[str, Any]:
     """The one error shape."""
     return {"error": {"code": code, "message": message}}
 
 
 async def error_response(request: Request, exc: Exception) -> Response:
-    """Exception handler: the one JSON error shape for every refusal."""
+    """Exception handler: the one JSON error shape for every refusal.
+
+    A client that hung up before its request was complete is no error of ours: nothing
+    was recorded, nobody is left to answer, and a log entry or a 500 in the metrics for
+    every dropped mobile connection would bury real faults. It gets an empty
+    :data:`CLIENT_CLOSED_REQUEST`, which only the request counter ever sees.
+    """
+    if isinstance(exc, ClientDisconnect):
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     if isinstance(exc, ApiError):
         return JSONResponse(
             error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers

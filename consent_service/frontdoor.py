@@ -9,8 +9,8 @@ what the layers give it:
 
 - a request whose line and headers are over the limit, a path under a ``root_path``
   and a method the route does not take still go through the whole stack (431, 405);
-- a refusal is answered by :func:`~consent_service.errors.error_response`, the
-  handler every other route uses;
+- a refusal, or a client that hangs up before its body is in, is answered by
+  :func:`~consent_service.errors.error_response`, the handler every other route uses;
 - an unexpected error is answered 500 in the one JSON shape, logged, and raised on
   to the server, as Starlette's server-error middleware does;
 - the request is counted in ``kakor_http_requests_total`` under the route template.
@@ -23,7 +23,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -72,7 +72,7 @@ class ServiceApp(Starlette):
         request = IndexedRequest(scope, receive)
         try:
             response = await self._endpoint(request)
-        except (ApiError, HTTPException) as exc:
+        except (ApiError, HTTPException, ClientDisconnect) as exc:
             response = await error_response(request, exc)
         except Exception as exc:
             self._count(scope, 500)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from consent_service.app import create_app
 from consent_service.frontdoor import ServiceApp
@@ -165,3 +167,66 @@ def test_what_the_front_door_declines_still_gets_the_stack(
         answer = mounted.post("/kakor" + URL, json={"action": "accept-all"})
         assert answer.status_code == 201
         assert answer.json()["choices"]["statistics"] is True
+
+
+def test_a_client_that_hangs_up_mid_body_is_counted_499_and_never_logged(
+    make_settings: Callable[..., Settings],
+    clock: FakeClock,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Through either door: no 500, no error in the log, nothing raised to the server, no row."""
+    app = create_app(make_settings(), clock=clock)
+    assert isinstance(app, ServiceApp)
+    statuses: list[int] = []
+    raised: list[BaseException] = []
+
+    async def receive() -> Message:  # uvicorn's answer once the connection is gone
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def door(stack: bool) -> None:
+        scope: Scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": URL,
+            "raw_path": URL.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"localhost"), (b"content-length", b"40")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+        try:
+            if stack:
+                await Starlette.__call__(app, scope, receive, send)
+            else:
+                await app(scope, receive, send)
+        except BaseException as exc:  # whatever reached the server
+            raised.append(exc)
+
+    async def both_doors() -> str:
+        async with app.router.lifespan_context(app):
+            await door(stack=False)
+            await door(stack=True)
+            state: AppState = app.state.kakor
+            return state.metrics.render(None)
+
+    with caplog.at_level(logging.INFO):
+        metrics = asyncio.run(both_doors())
+    assert raised == []
+    assert statuses == [499, 499]
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert (
+        'kakor_http_requests_total{route="/v1/sites/{site}/consent",method="POST",status="499"} 2'
+        in metrics
+    )
+    assert 'status="500"' not in metrics
+    assert stored_rows(database_url) == []

@@ -131,6 +131,34 @@ def test_a_slow_body_does_not_block_others_and_is_cut_off(
     assert sqlite_rows(database_url) == 0
 
 
+def test_a_client_hanging_up_mid_body_is_no_server_error(server: Server, database_url: str) -> None:
+    """Dropped connections are normal on mobile networks: 499 in the metrics, no traceback."""
+
+    async def hang_up() -> None:
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(
+            b"POST /v1/sites/demo/consent HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+            b'{"action": "acc'
+        )
+        await writer.drain()
+        await asyncio.sleep(0.2)  # the server is waiting for the rest of the body
+        writer.close()
+        await writer.wait_closed()
+
+    asyncio.run(hang_up())
+    label = 'kakor_http_requests_total{route="/v1/sites/{site}/consent",method="POST",status="%s"}'
+    deadline = time.monotonic() + 5
+    while label % "499" not in (metrics := httpx.get(f"{server.base_url}/metrics").text):
+        assert time.monotonic() < deadline, metrics
+        time.sleep(0.05)
+    assert label % "499" + " 1" in metrics
+    assert 'status="500"' not in metrics
+    log = server.log_path.read_text()
+    assert "Traceback" not in log and "unhandled error" not in log, log[-2000:]
+    assert sqlite_rows(database_url) == 0
+
+
 def test_slow_headers_do_not_block_others(server: Server) -> None:
     """Fifty connections that never finish their headers; normal requests still get through."""
 
