@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from . import consent
 from .audit import AuditRow, ConsentEvent, format_time
+from .choices import Choices
 from .errors import ApiError, NotFound, RateLimited, StoreUnavailable
 from .guards import (
     allowed_origin,
@@ -189,9 +190,12 @@ def consent_json(
     the consent ID and token are base64url, and times have a fixed format. Tests check
     the result against ``json.loads``.
     """
-    flags = ",".join(
-        f'"{cid}":{"true" if allowed else "false"}' for cid, allowed in choices.items()
-    )
+    if type(choices) is Choices:
+        flags = choices.members
+    else:
+        flags = ",".join(
+            f'"{cid}":{"true" if allowed else "false"}' for cid, allowed in choices.items()
+        )
     return (
         f'{{"consent_id":"{consent_id}","choices":{{{flags}}},"policy_version":"{version}",'
         f'"given_at":"{format_time(given)}",'

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from .choices import Choices
 from .sites import canonical_json
 
 GENESIS = "0" * 64
@@ -206,15 +207,20 @@ def _content_json(seq: int, event: ConsentEvent | AuditRow) -> bytes:
     """
     if event.detail is None and type(seq) is int and type(event.gpc) is bool:
         try:
-            flags = [
-                f"{_quote(cid)}:{_BOOL[value]}"
-                for cid, value in sorted(event.choices.items())
-                if type(value) is bool
-            ]
-            if len(flags) == len(event.choices):
+            choices = event.choices
+            if type(choices) is Choices:
+                members: str | None = choices.sorted_members
+            else:
+                flags = [
+                    f"{_quote(cid)}:{_BOOL[value]}"
+                    for cid, value in sorted(choices.items())
+                    if type(value) is bool
+                ]
+                members = ",".join(flags) if len(flags) == len(choices) else None
+            if members is not None:
                 return (
                     f'{{"action":{_quote(event.action)},"browser":{_quote(event.browser)},'
-                    f'"choices":{{{",".join(flags)}}},"consent_id":{_quote(event.consent_id)},'
+                    f'"choices":{{{members}}},"consent_id":{_quote(event.consent_id)},'
                     f'"created_at":"{format_time(event.created_at)}",'
                     f'"event_id":{_quote(event.event_id)},"gpc":{_BOOL[event.gpc]},'
                     f'"ip":{_quote(event.ip)},"language":{_quote(event.language)},'
@@ -241,7 +247,7 @@ def link(event: ConsentEvent, seq: int, prev_hash: str) -> AuditRow:
         site_id=event.site_id,
         consent_id=event.consent_id,
         action=event.action,
-        choices=dict(event.choices),
+        choices=_own_choices(event.choices),
         policy_version=event.policy_version,
         texts_hash=event.texts_hash,
         language=event.language,
@@ -255,6 +261,11 @@ def link(event: ConsentEvent, seq: int, prev_hash: str) -> AuditRow:
         hash=row_hash(seq, prev_hash, event),
         detail=None if event.detail is None else dict(event.detail),
     )
+
+
+def _own_choices(choices: Mapping[str, bool]) -> Mapping[str, bool]:
+    """A row's own copy of ``choices``; a :class:`Choices` never changes, so it is shared."""
+    return choices if type(choices) is Choices else dict(choices)
 
 
 def chain(
@@ -382,6 +393,8 @@ async def verify_rows(
 
 def choices_json(choices: Mapping[str, bool]) -> str:
     """How ``choices`` is stored: compact JSON in config order (``json.dumps``' compact form)."""
+    if type(choices) is Choices:
+        return choices.stored_json
     flags = [f"{_quote_ascii(cid)}:{_BOOL[v]}" for cid, v in choices.items() if type(v) is bool]
     if len(flags) == len(choices):
         return "{" + ",".join(flags) + "}"

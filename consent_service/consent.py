@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from .choices import Choices
 from .errors import InvalidField
 from .sites import Site
 
@@ -28,7 +29,7 @@ MAX_PAGE = 2048
 class Decision:
     """A validated decision: every category explicit, the required ones on."""
 
-    choices: dict[str, bool]
+    choices: Choices
     action: str
     language: str
     policy_version: str
@@ -101,22 +102,34 @@ def parse_withdrawal(site: Site, body: Any) -> Decision:
     )
 
 
-def complete(site: Site, optional: Mapping[str, bool]) -> dict[str, bool]:
+def complete(site: Site, optional: Mapping[str, bool]) -> Choices:
     """Every category of ``site`` in config order, required ones always true."""
-    return {c.id: True if c.required else bool(optional.get(c.id, False)) for c in site.categories}
+    return choices_for(site, encode_mask(site, optional))
 
 
 def encode_mask(site: Site, choices: Mapping[str, bool]) -> int:
     """The token's bitmask: bit k is the k-th optional category."""
+    if type(choices) is Choices and choices.site_id == site.id:
+        return choices.mask
     return sum(1 << k for k, cid in enumerate(site.optional_ids) if choices.get(cid))
 
 
-def decode_mask(site: Site, mask: int) -> dict[str, bool] | None:
+def decode_mask(site: Site, mask: int) -> Choices | None:
     """Choices from a token's bitmask, or None if it names categories the site lacks."""
-    optional = site.optional_ids
-    if mask < 0 or mask >> len(optional):
+    if mask < 0 or mask >> len(site.optional_ids):
         return None
-    return complete(site, {cid: bool(mask >> k & 1) for k, cid in enumerate(optional)})
+    return choices_for(site, mask)
+
+
+def choices_for(site: Site, mask: int) -> Choices:
+    """The one :class:`Choices` of ``site`` for token bitmask ``mask`` (made on first use)."""
+    made: dict[int, Choices] = site.__dict__.setdefault("_choices", {})
+    choices = made.get(mask)
+    if choices is None:
+        bits = {cid: bool(mask >> k & 1) for k, cid in enumerate(site.optional_ids)}
+        items = ((c.id, True if c.required else bits[c.id]) for c in site.categories)
+        choices = made[mask] = Choices(items, site_id=site.id, mask=mask)
+    return choices
 
 
 def expires_at(site: Site, given_at: datetime) -> datetime:

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consent_service.audit import GENESIS, ROW_FIELDS, AuditRow, ChainVerifier, ConsentEvent, chain
+from consent_service.choices import Choices
 
 from .strategies import PROPERTY
 
@@ -140,6 +141,9 @@ def test_swapping_two_rows_is_detected(rows: list[AuditRow], data: Any) -> None:
 
 
 _any_text = st.text(max_size=40)  # quotes, backslashes, control characters, any Unicode
+_bool_choices = st.dictionaries(_any_text, st.booleans(), max_size=5)
+#: Plain dicts, and the shared Choices a parsed decision carries, with their own texts.
+_any_choices = _bool_choices | _bool_choices.map(lambda c: Choices(c.items(), site_id="s", mask=0))
 
 
 @st.composite
@@ -149,7 +153,7 @@ def any_rows(draw: st.DrawFn) -> tuple[int, ConsentEvent]:
         site_id=draw(_any_text),
         consent_id=draw(_any_text),
         action=draw(_any_text),
-        choices=draw(st.dictionaries(_any_text, st.booleans(), max_size=5)),
+        choices=draw(_any_choices),
         policy_version=draw(_any_text),
         texts_hash=draw(_any_text),
         language=draw(_any_text),
@@ -187,6 +191,20 @@ def test_stored_choices_are_compact_json(choices: dict[str, Any]) -> None:
     from consent_service.audit import choices_json
 
     assert choices_json(choices) == json.dumps(choices, separators=(",", ":"))
+
+
+@PROPERTY
+@given(_bool_choices)
+def test_shared_choices_store_and_hash_as_plain_ones(plain: dict[str, bool]) -> None:
+    import json
+
+    from consent_service.audit import choices_json
+
+    shared = Choices(plain.items(), site_id="s", mask=0)
+    assert choices_json(shared) == choices_json(plain) == json.dumps(plain, separators=(",", ":"))
+    assert "{" + shared.sorted_members + "}" == json.dumps(
+        plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 @PROPERTY
