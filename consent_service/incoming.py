@@ -13,8 +13,8 @@ import functools
 from typing import Any
 
 from starlette.datastructures import Headers
-from starlette.requests import Request
-from starlette.types import Scope
+from starlette.requests import Request, empty_receive
+from starlette.types import Receive, Scope
 
 #: Header names as looked up (``"content-type"``) to their wire form (``b"content-type"``).
 _NAMES: dict[str, bytes] = {}
@@ -34,9 +34,13 @@ class IndexedHeaders(Headers):
     """Request headers with dict lookups; everything else as Starlette's ``Headers``."""
 
     def __init__(self, scope: Scope) -> None:
-        super().__init__(scope=scope)
+        # What Headers(scope=scope) does, without its argument checks and list copy.
+        raw = scope["headers"]
+        if type(raw) is not list:
+            raw = scope["headers"] = list(raw)
+        self._list = raw
         index: dict[bytes, bytes] = {}
-        for name, value in scope["headers"]:
+        for name, value in raw:
             index.setdefault(name, value)
         self._index = index
 
@@ -62,9 +66,18 @@ class IndexedHeaders(Headers):
 
 
 class IndexedRequest(Request):
-    """A :class:`~starlette.requests.Request` whose ``headers`` are :class:`IndexedHeaders`."""
+    """A :class:`~starlette.requests.Request` whose ``headers`` are :class:`IndexedHeaders`.
+
+    The routes it serves read headers on every request, so they are indexed at once and
+    kept in the instance's ``__dict__``, where each read finds them without calling
+    the property (on Python 3.11, ``cached_property`` takes a lock on first use).
+    """
+
+    def __init__(self, scope: Scope, receive: Receive = empty_receive) -> None:
+        super().__init__(scope, receive)
+        self.__dict__["headers"] = IndexedHeaders(scope)
 
     @functools.cached_property
     def headers(self) -> Headers:
-        """The request headers, indexed on first use (then a plain attribute of the request)."""
+        """The request headers, indexed (set by ``__init__``; this only documents them)."""
         return IndexedHeaders(self.scope)

@@ -17,7 +17,7 @@ _values = st.binary(max_size=8).map(lambda b: b.hex().encode())
 @PROPERTY
 @given(st.lists(st.tuples(_names, _values), max_size=8))
 def test_lookups_match_starlette_headers(raw: list[tuple[bytes, bytes]]) -> None:
-    indexed = IndexedHeaders({"headers": list(raw)})
+    indexed = IndexedHeaders({"headers": tuple(raw)})  # a server may pass any iterable
     plain = Headers(raw=list(raw))
     for name in ("origin", "Cookie", "SEC-GPC", "content-type", "x-a", "host", "absent"):
         assert indexed.get(name) == plain.get(name)
@@ -25,6 +25,15 @@ def test_lookups_match_starlette_headers(raw: list[tuple[bytes, bytes]]) -> None
         assert (name in indexed) == (name in plain)
         assert indexed.getlist(name) == plain.getlist(name)
     assert list(indexed.items()) == list(plain.items())
+    assert indexed.raw == plain.raw
+
+
+def test_they_take_the_scope_s_headers_as_starlette_does() -> None:
+    raw = ((b"host", b"x"), (b"origin", b"o"))
+    scope = {"headers": raw}
+    indexed = IndexedHeaders(scope)
+    assert scope["headers"] == list(raw) and type(scope["headers"]) is list
+    assert indexed.raw == list(raw)
 
 
 def test_the_request_uses_them_and_reads_cookies_from_every_cookie_header() -> None:
