@@ -104,7 +104,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         },
         lifespan=lifespan,
     )
-    app.state.kakor = state
+    app.state.kakor = app.kakor_state = state
     return app
 
 

@@ -43,6 +43,11 @@ class ServiceApp(Starlette):
     door declines, the router still serves from that same route.
     """
 
+    #: The service's :class:`~consent_service.state.AppState` (also ``state.kakor``): a
+    #: plain attribute, because Starlette's ``State`` finds its entries only after a
+    #: failed attribute lookup, which costs every request an exception.
+    kakor_state: Any = None
+
     def __init__(
         self, *, direct: Route, metrics: Metrics, max_header_bytes: int, **kwargs: Any
     ) -> None:

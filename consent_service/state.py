@@ -97,5 +97,8 @@ class AppState:
 
 def get_state(request: Request) -> AppState:
     """The :class:`AppState` of the app serving ``request``."""
-    state: AppState = request.app.state.kakor
+    app = request.scope["app"]
+    state: AppState | None = getattr(app, "kakor_state", None)
+    if state is None:  # an app not built by create_app, with only ``state.kakor``
+        state = app.state.kakor
     return state
