@@ -196,10 +196,11 @@ def consent_json(
         flags = ",".join(
             f'"{cid}":{"true" if allowed else "false"}' for cid, allowed in choices.items()
         )
+    given_text = format_time(given)
     return (
         f'{{"consent_id":"{consent_id}","choices":{{{flags}}},"policy_version":"{version}",'
-        f'"given_at":"{format_time(given)}",'
-        f'"expires_at":"{format_time(consent.expires_at(site, given))}","token":"{token}"}}'
+        f'"given_at":"{given_text}",'
+        f'"expires_at":"{consent.expires_text(site, given, given_text)}","token":"{token}"}}'
     ).encode()
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from .audit import format_time
 from .choices import Choices
 from .errors import InvalidField
 from .sites import Site
@@ -136,6 +137,26 @@ def choices_for(site: Site, mask: int) -> Choices:
 def expires_at(site: Site, given_at: datetime) -> datetime:
     """When a decision given at ``given_at`` lapses (C15: refusals last as long as consents)."""
     return given_at + timedelta(days=site.consent_lifetime_days)
+
+
+def expires_text(site: Site, given_at: datetime, given_text: str) -> str:
+    """``format_time(expires_at(site, given_at))``, given ``given_text = format_time(given_at)``.
+
+    A lifetime is whole days and UTC has no daylight saving, so the expiry keeps the
+    microseconds and its text up to the second follows from the given text up to the
+    second: that part is kept per second and lifetime, as ``format_time`` keeps its own.
+    """
+    key = (given_text[:19], site.consent_lifetime_days)
+    head = _EXPIRY_HEADS.get(key)
+    if head is None:
+        if len(_EXPIRY_HEADS) >= _EXPIRY_HEADS_MAX:
+            _EXPIRY_HEADS.clear()
+        head = _EXPIRY_HEADS[key] = format_time(expires_at(site, given_at))[:19]
+    return head + given_text[19:]
+
+
+_EXPIRY_HEADS: dict[tuple[str, int], str] = {}
+_EXPIRY_HEADS_MAX = 4096
 
 
 def clean_page(value: Any) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import pytest
@@ -10,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consent_service import consent
+from consent_service.audit import format_time
 from consent_service.errors import InvalidField
 from consent_service.sites import Site
 
@@ -158,3 +161,24 @@ def test_clean_page_keeps_origin_and_path_only(value: Any) -> None:
     assert page == "" or page.startswith(("http://", "https://"))
     assert "?" not in page
     assert "#" not in page
+
+
+@PROPERTY
+@given(
+    sites(),
+    st.datetimes(
+        min_value=datetime(1971, 1, 1),
+        max_value=datetime(9000, 12, 31),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=2))]),
+    ),
+    st.integers(1, 800),
+)
+def test_c15_the_expiry_text_is_the_formatted_expiry(
+    site: Site, given_at: datetime, days: int
+) -> None:
+    """The answer's expires_at, derived from given_at's text, is format_time of the expiry."""
+    site = dataclasses.replace(site, consent_lifetime_days=days)
+    given_text = format_time(given_at)
+    expected = format_time(consent.expires_at(site, given_at))
+    assert consent.expires_text(site, given_at, given_text) == expected
+    assert consent.expires_text(site, given_at, given_text) == expected  # from the kept head
