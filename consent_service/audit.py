@@ -11,12 +11,13 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from .choices import Choices
+from .jsontext import BOOL, quote, quote_ascii
 from .sites import canonical_json
 
 GENESIS = "0" * 64
@@ -212,31 +213,26 @@ def _content_json(seq: int, event: ConsentEvent | AuditRow) -> bytes:
                 members: str | None = choices.sorted_members
             else:
                 flags = [
-                    f"{_quote(cid)}:{_BOOL[value]}"
+                    f"{quote(cid)}:{BOOL[value]}"
                     for cid, value in sorted(choices.items())
                     if type(value) is bool
                 ]
                 members = ",".join(flags) if len(flags) == len(choices) else None
             if members is not None:
                 return (
-                    f'{{"action":{_quote(event.action)},"browser":{_quote(event.browser)},'
-                    f'"choices":{{{members}}},"consent_id":{_quote(event.consent_id)},'
+                    f'{{"action":{quote(event.action)},"browser":{quote(event.browser)},'
+                    f'"choices":{{{members}}},"consent_id":{quote(event.consent_id)},'
                     f'"created_at":"{format_time(event.created_at)}",'
-                    f'"event_id":{_quote(event.event_id)},"gpc":{_BOOL[event.gpc]},'
-                    f'"ip":{_quote(event.ip)},"language":{_quote(event.language)},'
-                    f'"page":{_quote(event.page)},"policy_version":{_quote(event.policy_version)},'
-                    f'"seq":{seq},"site_id":{_quote(event.site_id)},'
-                    f'"texts_hash":{_quote(event.texts_hash)},'
-                    f'"widget_version":{_quote(event.widget_version)}}}'
+                    f'"event_id":{quote(event.event_id)},"gpc":{BOOL[event.gpc]},'
+                    f'"ip":{quote(event.ip)},"language":{quote(event.language)},'
+                    f'"page":{quote(event.page)},"policy_version":{quote(event.policy_version)},'
+                    f'"seq":{seq},"site_id":{quote(event.site_id)},'
+                    f'"texts_hash":{quote(event.texts_hash)},'
+                    f'"widget_version":{quote(event.widget_version)}}}'
                 ).encode()
         except TypeError:  # a field that is not a string: the general path decides
             pass
     return canonical_json(row_content(seq, event))
-
-
-_BOOL = {True: "true", False: "false"}
-#: How ``json.dumps(..., ensure_ascii=False)`` writes a string, quotes included.
-_quote: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def link(event: ConsentEvent, seq: int, prev_hash: str) -> AuditRow:
@@ -395,10 +391,7 @@ def choices_json(choices: Mapping[str, bool]) -> str:
     """How ``choices`` is stored: compact JSON in config order (``json.dumps``' compact form)."""
     if type(choices) is Choices:
         return choices.stored_json
-    flags = [f"{_quote_ascii(cid)}:{_BOOL[v]}" for cid, v in choices.items() if type(v) is bool]
+    flags = [f"{quote_ascii(cid)}:{BOOL[v]}" for cid, v in choices.items() if type(v) is bool]
     if len(flags) == len(choices):
         return "{" + ",".join(flags) + "}"
     return json.dumps(dict(choices), separators=(",", ":"))
-
-
-_quote_ascii: Callable[[str], str] = json.encoder.encode_basestring_ascii

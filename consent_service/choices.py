@@ -11,14 +11,10 @@ does; a :class:`Choices` only lets it skip the work.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, NoReturn
 
-_BOOL = {True: "true", False: "false"}
-#: How ``json.dumps`` writes a string, quotes included: with ``ensure_ascii=False``, and by default.
-_quote: Callable[[str], str] = json.encoder.encode_basestring
-_quote_ascii: Callable[[str], str] = json.encoder.encode_basestring_ascii
+from .jsontext import BOOL, quote, quote_ascii
 
 
 class Choices(dict[str, bool]):
@@ -38,9 +34,9 @@ class Choices(dict[str, bool]):
             raise TypeError("choices are true or false")
         self.site_id = site_id
         self.mask = mask
-        self.members = ",".join(f"{_quote(k)}:{_BOOL[v]}" for k, v in self.items())
-        self.sorted_members = ",".join(f"{_quote(k)}:{_BOOL[v]}" for k, v in sorted(self.items()))
-        self.stored_json = "{" + ",".join(f"{_quote_ascii(k)}:{_BOOL[v]}" for k, v in self.items())
+        self.members = ",".join(f"{quote(k)}:{BOOL[v]}" for k, v in self.items())
+        self.sorted_members = ",".join(f"{quote(k)}:{BOOL[v]}" for k, v in sorted(self.items()))
+        self.stored_json = "{" + ",".join(f"{quote_ascii(k)}:{BOOL[v]}" for k, v in self.items())
         self.stored_json += "}"
 
     def __reduce__(self) -> tuple[Any, ...]:

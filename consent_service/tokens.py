@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from itsdangerous import BadSignature, TimestampSigner
 from itsdangerous.signer import HMACAlgorithm
 
+from .jsontext import quote_ascii
 from .settings import Secret
 
 SALT = "kakor.consent.v1"
-_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 #: Seconds a token may be stamped ahead of this replica's clock (replicas drift a little).
 MAX_CLOCK_SKEW = 300
 Clock = Callable[[], float]
@@ -130,7 +130,9 @@ class TokenSigner:
     def sign(self, site_id: str, consent_id: str, policy_version: str, mask: int) -> str:
         """A signed token for this decision, stamped with the current time."""
         # What json.dumps(..., separators=(",", ":")) writes, without building an encoder.
-        payload = f'{{"i":{_quote(consent_id)},"v":{_quote(policy_version)},"c":{int(mask)}}}'
+        payload = (
+            f'{{"i":{quote_ascii(consent_id)},"v":{quote_ascii(policy_version)},"c":{int(mask)}}}'
+        )
         encoded = base64.urlsafe_b64encode(payload.encode("ascii")).rstrip(b"=")
         return self._signer(site_id).sign(encoded).decode("ascii")
 
