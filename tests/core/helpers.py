@@ -1,12 +1,32 @@
-"""Helpers for the core suites: read the audit log the way an auditor would."""
+"""Helpers for the core suites: a plain consent event; the audit log read as an auditor would."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
-from consent_service.audit import AuditRow
+from consent_service.audit import AuditRow, ConsentEvent
 from consent_service.store import open_store
+
+
+def event(site: str = "demo", n: int = 0) -> ConsentEvent:
+    """A consent event of ``site``, numbered ``n`` in its consent ID."""
+    return ConsentEvent(
+        site_id=site,
+        consent_id=f"c{n}",
+        action="save",
+        choices={"necessary": True},
+        policy_version="v1",
+        texts_hash="t" * 64,
+        language="sv",
+        widget_version="",
+        page="",
+        ip="",
+        browser="Other/Other",
+        gpc=False,
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
 
 
 def stored_rows(database_url: str) -> list[AuditRow]:

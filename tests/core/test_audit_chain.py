@@ -6,37 +6,18 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.audit import GENESIS, ChainVerifier, ConsentEvent, chain
+from consent_service.audit import GENESIS, ChainVerifier, chain
 from consent_service.metrics import Metrics
 from consent_service.recorder import Recorder
 from consent_service.store import open_store
 
 from ..conftest import post_consent
 from ..rawdb import RawDb
-from .helpers import stored_rows
-
-
-def event(site: str = "demo", n: int = 0) -> ConsentEvent:
-    return ConsentEvent(
-        site_id=site,
-        consent_id=f"c{n}",
-        action="save",
-        choices={"necessary": True},
-        policy_version="v1",
-        texts_hash="t" * 64,
-        language="sv",
-        widget_version="",
-        page="",
-        ip="",
-        browser="Other/Other",
-        gpc=False,
-        created_at=datetime(2026, 11, 1, tzinfo=UTC),
-    )
+from .helpers import event, stored_rows
 
 
 def test_chains_are_per_site_and_verify() -> None:

@@ -13,7 +13,7 @@ from consent_service.audit import AuditRow, ConsentEvent, chain
 from consent_service.metrics import Metrics
 from consent_service.recorder import GATHER_TURNS_MAX, Recorder
 
-from .test_audit_chain import event
+from .helpers import event
 
 
 class BatchLog:

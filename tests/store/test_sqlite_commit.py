@@ -12,7 +12,7 @@ from consent_service.audit import ChainVerifier
 from consent_service.store.sqlite import SqliteStore
 from consent_service.store.sqlite_commit import INLINE_COMMIT_SECONDS, CommitPlacement
 
-from ..core.test_audit_chain import event
+from ..core.helpers import event
 
 
 def test_quick_commits_stay_on_the_loop() -> None:
