@@ -31,7 +31,8 @@ class Decision:
     """A validated decision: every category explicit, the required ones on.
 
     Not frozen: a frozen dataclass sets each field through ``object.__setattr__``, which
-    made building one a tenth of parsing a consent; nothing changes a decision once made.
+    made building one about a sixth of parsing a consent; nothing changes a decision
+    once made.
     """
 
     choices: Choices
