@@ -310,7 +310,9 @@ class Load:
                 tally.server_errors += 1
 
 
-async def sample_memory(pid: int, interval: float, until: float, out: list[dict[str, float]]):
+async def sample_memory(
+    pid: int, interval: float, until: float, out: list[dict[str, float]]
+) -> None:
     started = time.monotonic()
     while time.monotonic() < until:
         rss = rss_kib(pid)
@@ -321,7 +323,7 @@ async def sample_memory(pid: int, interval: float, until: float, out: list[dict[
 
 async def drive(
     args: argparse.Namespace, server: Server, weights: dict[str, int], token: str | None
-):
+) -> tuple[Load, list[dict[str, float]], float]:
     load = Load(args.site, weights, token, args.seed)
     memory: list[dict[str, float]] = []
     limits = httpx.Limits(

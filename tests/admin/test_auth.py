@@ -35,7 +35,7 @@ def test_c23_every_admin_route_refuses_a_missing_or_wrong_token(
             assert answer.status_code == 401, (path, headers)
             assert answer.json()["error"]["code"] == "unauthorized"
             assert answer.headers["www-authenticate"].startswith("Bearer")
-            admin_client.app.state.kakor_admin_throttle.succeeded("testclient")
+            admin_client.app.state.kakor_admin_throttle.succeeded("testclient")  # type: ignore[attr-defined]
 
 
 def test_c23_a_token_sees_only_its_sites(

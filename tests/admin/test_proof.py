@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ from consent_service.audit import ROW_FIELDS
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 
+from ..rawdb import RawDb
 from .conftest import bearer, tamper
 
 
@@ -58,7 +58,7 @@ def test_lookup_of_an_unknown_consent_is_404_and_still_logged(
 def test_c22_a_tampered_row_fails_its_proof(
     admin_client: TestClient,
     make_token: Callable[..., str],
-    raw_db: sqlite3.Connection,
+    raw_db: RawDb,
     seed: Callable[[], list[dict[str, Any]]],
 ) -> None:
     token = make_token("demo")
@@ -84,7 +84,7 @@ def test_c22_a_tampered_row_fails_its_proof(
 def test_c22_a_deleted_neighbour_shows_in_the_proof(
     admin_client: TestClient,
     make_token: Callable[..., str],
-    raw_db: sqlite3.Connection,
+    raw_db: RawDb,
     seed: Callable[[], list[dict[str, Any]]],
 ) -> None:
     token = make_token("demo")

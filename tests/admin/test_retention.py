@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from consent_service.cli import main
 from consent_service.settings import DEMO_CONFIG, Settings
 
 from ..conftest import FakeClock
+from ..rawdb import RawDb
 from .conftest import DAY, bearer, consent, stored_rows, tamper
 
 
@@ -71,7 +71,7 @@ def test_c22_an_edited_deleted_or_reordered_row_is_found(
     admin_client: TestClient,
     make_token: Callable[..., str],
     seed: Callable[[], list[dict[str, Any]]],
-    raw_db: sqlite3.Connection,
+    raw_db: RawDb,
     database_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -138,7 +138,7 @@ def test_c21_purge_then_verify_still_passes_and_records_a_checkpoint(
 
 def test_c21_a_row_deleted_after_a_purge_is_still_found(
     seed: Callable[[], list[dict[str, Any]]],
-    raw_db: sqlite3.Connection,
+    raw_db: RawDb,
     database_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import Route
 
 from .conftest import Service
 from .helpers import (
@@ -96,7 +97,12 @@ def test_repeat_visit_needs_no_network_and_never_shows_the_banner(
     open_banner(page, service.url, "sv")
     decide(page, "sv", "accept")
     calls: list[str] = []
-    context.route("**/v1/sites/demo/consent", lambda route: (calls.append("x"), route.abort()))
+
+    def refuse(route: Route) -> None:
+        calls.append("x")
+        route.abort()
+
+    context.route("**/v1/sites/demo/consent", refuse)
     page.goto(service.url + "/")
     page.wait_for_function("() => window.demoStats && window.demoStats.events.length === 2")
     assert page.evaluate("window.__hostSeen") is False

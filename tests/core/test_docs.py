@@ -57,6 +57,7 @@ def test_every_route_is_documented(tmp_path: Path) -> None:
 def test_every_command_is_documented() -> None:
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert commands is not None
     docs = _docs()
     for name in commands:
         assert f"consent-service {name}" in docs, f"command {name} missing from docs/"

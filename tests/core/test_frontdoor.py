@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -53,7 +53,7 @@ def both(
         yield client, app
 
 
-def _answer(response: httpx.Response) -> tuple[int, dict[str, str], Any]:
+def _answer(response: httpx2.Response) -> tuple[int, dict[str, str], Any]:
     headers = {k: v for k, v in response.headers.items() if k not in VARYING}
     try:
         body: Any = response.json()
@@ -138,7 +138,7 @@ def test_an_unexpected_error_is_a_500_in_the_one_shape_and_reaches_the_server(
     def broken(*args: object) -> str:
         raise RuntimeError("signing key vanished")
 
-    state.signer.sign = broken  # type: ignore[method-assign]
+    state.signer.sign = broken  # type: ignore[method-assign,assignment]
     direct = client.post(URL, json={"action": "accept-all"})
     stacked = client.post(URL, json={"action": "accept-all"}, headers={VIA_STACK: "1"})
     assert _answer(direct) == _answer(stacked)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.datastructures import Headers
@@ -30,7 +32,7 @@ def test_lookups_match_starlette_headers(raw: list[tuple[bytes, bytes]]) -> None
 
 def test_they_take_the_scope_s_headers_as_starlette_does() -> None:
     raw = ((b"host", b"x"), (b"origin", b"o"))
-    scope = {"headers": raw}
+    scope: dict[str, Any] = {"headers": raw}
     indexed = IndexedHeaders(scope)
     assert scope["headers"] == list(raw) and type(scope["headers"]) is list
     assert indexed.raw == list(raw)

@@ -98,7 +98,7 @@ PAGES = {
 class _Pages(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/moved":
-            port = self.server.server_address[1]
+            port = self.server.server_address[1]  # type: ignore[index]
             self.send_response(302)
             self.send_header("Location", f"http://127.0.0.1:{port}/clean.html")
             self.send_header("Content-Length", "0")
