@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.procs import cpu_times, free_port
 from consent_service.audit import verify_rows
 from consent_service.store import open_store
 
@@ -54,14 +54,8 @@ end
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(which: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.serve", which, str(port)],
         env=env,
@@ -105,13 +99,6 @@ def _wrk(base: str, script: Path, seconds: int, connections: int) -> dict[str, f
         "p50_ms": p50 / 1000,
         "p99_ms": p99 / 1000,
     }
-
-
-def _cpu_seconds(pid: int) -> tuple[float, float]:
-    """User and system CPU seconds of process ``pid`` so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
 async def stored_chain(url: str) -> tuple[int, bool]:
@@ -169,9 +156,9 @@ def main() -> None:
             for which in ("bare", "kakor"):
                 proc, base = _start(which, env)
                 try:
-                    user, system = _cpu_seconds(proc.pid)
+                    user, system = cpu_times(proc.pid)
                     result = _wrk(base, script, args.seconds, connections)
-                    user_after, system_after = _cpu_seconds(proc.pid)
+                    user_after, system_after = cpu_times(proc.pid)
                 finally:
                     proc.terminate()
                     proc.wait(timeout=30)

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -30,6 +29,9 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
+
+from benchmarks.procs import cpu_seconds, free_port, rss_kib
 from consent_service.audit import GENESIS, ConsentEvent, chain
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
@@ -95,20 +97,6 @@ def seed(path: Path, rows: int, batch: int = 20_000) -> float:
     return time.perf_counter() - started
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time ``pid`` has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid: int) -> int:
-    """Resident set size of ``pid`` in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def _max_per_window(samples: list[tuple[float, int]], started: float, window: float) -> list[int]:
     """The highest RSS sample of each time window, in order."""
     peaks: dict[int, int] = {}
@@ -116,13 +104,6 @@ def _max_per_window(samples: list[tuple[float, int]], started: float, window: fl
         index = int((moment - started) // window)
         peaks[index] = max(kib, peaks.get(index, 0))
     return [peaks[i] for i in sorted(peaks)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def run(rows: int, fmt: str, window: float, workdir: Path) -> dict[str, Any]:
@@ -177,13 +158,13 @@ def run(rows: int, fmt: str, window: float, workdir: Path) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the service did not start")
             time.sleep(0.1)
-        rss_before = rss_kib(server.pid)
+        rss_before = rss_kib(server.pid) or 0
         samples: list[tuple[float, int]] = []
         done = threading.Event()
 
         def sample() -> None:
             while not done.is_set():
-                samples.append((time.perf_counter(), rss_kib(server.pid)))
+                samples.append((time.perf_counter(), (rss_kib(server.pid) or 0)))
                 done.wait(0.25)
 
         sampler = threading.Thread(target=sample, daemon=True)

@@ -23,7 +23,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,24 +39,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # The same request and wrk script as the single-node benchmark: one load for both.
-from benchmarks.consent_throughput import BODY, LUA
-from consent_service.audit import verify_rows
-from consent_service.store import open_store
+from benchmarks.consent_throughput import BODY, LUA, stored_chain
+from benchmarks.procs import cpu_seconds, free_port
 
 KEYS = "bench-key-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -139,16 +124,6 @@ def postgres_database(admin_url: str) -> Iterator[str]:
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _audit(database_url: str) -> tuple[int, bool]:
-    store = open_store(database_url)
-    await store.open()
-    try:
-        result = await verify_rows(store.iter_rows())
-        return result.rows_checked, result.ok
-    finally:
-        await store.close()
-
-
 def wrk(urls: Sequence[str], script: Path, seconds: float, connections: int) -> dict[str, float]:
     """One wrk per URL, all at once, ``connections`` split evenly; the summed result."""
     procs = [
@@ -188,12 +163,12 @@ def scenario(
     with replicas(database_url, count) as running:
         urls = [url for url, _ in running]
         wrk(urls, script, args.warmup, min(8, args.concurrency))
-        before, _ = asyncio.run(_audit(database_url))
+        before, _ = asyncio.run(stored_chain(database_url))
         cpu_before = sum(cpu_seconds(pid) for _, pid in running)
         result = wrk(urls, script, args.duration, args.concurrency)
         cpu = sum(cpu_seconds(pid) for _, pid in running) - cpu_before
         batches = [batch_stats(httpx.get(url + "/metrics").text) for url in urls]
-    rows, ok = asyncio.run(_audit(database_url))
+    rows, ok = asyncio.run(stored_chain(database_url))
     stored = rows - before
     created = int(result["requests"] - result["non2xx"])
     report = {

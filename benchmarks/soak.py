@@ -34,7 +34,6 @@ import json
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,10 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script
+
+from benchmarks.procs import free_port, rss_kib  # noqa: E402 - after the path it needs
+
 DEMO_CONFIG = ROOT / "consent_service" / "demo" / "site.toml"
 SOAK_KEY = "soak-key-0123456789abcdef0123"
 ROUTES = {
@@ -91,23 +94,6 @@ def _pct(sorted_ms: list[float], p: float) -> float | None:
         return None
     index = min(len(sorted_ms) - 1, max(0, round(p / 100 * len(sorted_ms) + 0.5) - 1))
     return round(sorted_ms[index], 2)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def rss_kib(pid: int) -> int | None:
-    """Resident memory of ``pid`` in KiB, from /proc (None when the process is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 class Server:
