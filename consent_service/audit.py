@@ -140,25 +140,36 @@ class VerifyResult:
 def format_time(moment: datetime) -> str:
     """UTC ISO 8601 with microseconds and a ``Z``.
 
-    The text up to the second is kept per second: every consent given in the same
-    second shares it (and its expiry another), so only the microseconds are written.
+    A consent's time is written into its row hash, its row and its answer, one after
+    the other, from the one datetime object: the texts of recently written objects are
+    kept by identity (each entry holds its object, so no other object can take its
+    ``id`` while the entry lasts). The text up to the second is kept per second: every
+    consent given in the same second shares it, so a new moment only has its
+    microseconds written.
     """
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    since = moment - _EPOCH
+    recent = _RECENT.get(id(moment))
+    if recent is not None and recent[0] is moment:
+        return recent[1]
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    since = utc - _EPOCH
     second = since.days * 86400 + since.seconds
-    text = _SECOND_TEXTS.get(second)
-    if text is None:
-        if len(_SECOND_TEXTS) >= _SECOND_TEXTS_MAX:
+    head = _SECOND_TEXTS.get(second)
+    if head is None:
+        if len(_SECOND_TEXTS) >= _TEXTS_MAX:
             _SECOND_TEXTS.clear()
         # Without microseconds isoformat writes "YYYY-MM-DDTHH:MM:SS+00:00".
-        text = _SECOND_TEXTS[second] = moment.replace(microsecond=0).isoformat()[:-6]
-    return f"{text}.{since.microseconds:06d}Z"
+        head = _SECOND_TEXTS[second] = utc.replace(microsecond=0).isoformat()[:-6]
+    text = f"{head}.{since.microseconds:06d}Z"
+    if len(_RECENT) >= _TEXTS_MAX:
+        _RECENT.clear()
+    _RECENT[id(moment)] = (moment, text)
+    return text
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND_TEXTS: dict[int, str] = {}
-_SECOND_TEXTS_MAX = 4096
+_RECENT: dict[int, tuple[datetime, str]] = {}
+_TEXTS_MAX = 4096
 
 
 def parse_time(text: str) -> datetime:

@@ -225,3 +225,17 @@ def test_times_are_written_as_isoformat_in_utc(moment: datetime) -> None:
     assert format_time(moment) == expected
     assert format_time(moment + timedelta(seconds=1)) != expected
     assert parse_time(expected) == moment
+
+
+
+def test_a_time_written_again_is_its_own_text_however_many_came_between() -> None:
+    """format_time keeps recent texts by object identity: never another object's text."""
+    from consent_service.audit import format_time
+
+    start = datetime(2026, 11, 27, tzinfo=UTC)
+    for n in range(20_000):  # past the kept texts' bound, with objects freed all along
+        moment = start + timedelta(microseconds=n * 7919)
+        expected = moment.isoformat(timespec="microseconds")[:-6] + "Z"
+        assert format_time(moment) == expected
+        assert format_time(moment) == expected
+        assert format_time(start + timedelta(microseconds=n * 7919 + 1)) != expected
