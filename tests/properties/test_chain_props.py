@@ -227,7 +227,6 @@ def test_times_are_written_as_isoformat_in_utc(moment: datetime) -> None:
     assert parse_time(expected) == moment
 
 
-
 def test_a_time_written_again_is_its_own_text_however_many_came_between() -> None:
     """format_time keeps recent texts by object identity: never another object's text."""
     from consent_service.audit import format_time
