@@ -28,6 +28,7 @@ from .guards import (
     read_json,
     set_cookie_header,
 )
+from .jsontext import flag_members
 from .privacy import browser_family, minimise_ip
 from .sites import Site
 from .state import AppState, get_state
@@ -190,12 +191,7 @@ def consent_json(
     the consent ID and token are base64url, and times have a fixed format. Tests check
     the result against ``json.loads``.
     """
-    if type(choices) is Choices:
-        flags = choices.members
-    else:
-        flags = ",".join(
-            f'"{cid}":{"true" if allowed else "false"}' for cid, allowed in choices.items()
-        )
+    flags = choices.members if type(choices) is Choices else flag_members(choices.items())
     given_text = format_time(given)
     return (
         f'{{"consent_id":"{consent_id}","choices":{{{flags}}},"policy_version":"{version}",'

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .choices import Choices
-from .jsontext import BOOL, quote, quote_ascii
+from .jsontext import BOOL, flag_members, quote, quote_ascii
 from .sites import canonical_json
 
 GENESIS = "0" * 64
@@ -222,13 +222,10 @@ def _content_json(seq: int, event: ConsentEvent | AuditRow) -> bytes:
             choices = event.choices
             if type(choices) is Choices:
                 members: str | None = choices.sorted_members
+            elif all(type(value) is bool for value in choices.values()):
+                members = flag_members(sorted(choices.items()))
             else:
-                flags = [
-                    f"{quote(cid)}:{BOOL[value]}"
-                    for cid, value in sorted(choices.items())
-                    if type(value) is bool
-                ]
-                members = ",".join(flags) if len(flags) == len(choices) else None
+                members = None
             if members is not None:
                 return (
                     f'{{"action":{quote(event.action)},"browser":{quote(event.browser)},'
@@ -402,7 +399,6 @@ def choices_json(choices: Mapping[str, bool]) -> str:
     """How ``choices`` is stored: compact JSON in config order (``json.dumps``' compact form)."""
     if type(choices) is Choices:
         return choices.stored_json
-    flags = [f"{quote_ascii(cid)}:{BOOL[v]}" for cid, v in choices.items() if type(v) is bool]
-    if len(flags) == len(choices):
-        return "{" + ",".join(flags) + "}"
+    if all(type(value) is bool for value in choices.values()):
+        return "{" + flag_members(choices.items(), quote_ascii) + "}"
     return json.dumps(dict(choices), separators=(",", ":"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
-from .jsontext import BOOL, quote, quote_ascii
+from .jsontext import flag_members, quote_ascii
 
 
 class Choices(dict[str, bool]):
@@ -34,10 +34,9 @@ class Choices(dict[str, bool]):
             raise TypeError("choices are true or false")
         self.site_id = site_id
         self.mask = mask
-        self.members = ",".join(f"{quote(k)}:{BOOL[v]}" for k, v in self.items())
-        self.sorted_members = ",".join(f"{quote(k)}:{BOOL[v]}" for k, v in sorted(self.items()))
-        self.stored_json = "{" + ",".join(f"{quote_ascii(k)}:{BOOL[v]}" for k, v in self.items())
-        self.stored_json += "}"
+        self.members = flag_members(self.items())
+        self.sorted_members = flag_members(sorted(self.items()))
+        self.stored_json = "{" + flag_members(self.items(), quote_ascii) + "}"
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Copies and pickles are plain dicts (which may change)."""
