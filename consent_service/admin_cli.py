@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -61,10 +61,6 @@ def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]])
             await store.close()
 
     return asyncio.run(go())
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _moment(name: str, raw: str | None, *, end: bool = False) -> datetime | None:
@@ -142,7 +138,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     if unknown:
         print(f"error: no site {', '.join(unknown)} in the configuration", file=sys.stderr)
         return 2
-    plain, record = new_token(args.site, args.role, _now(), args.label)
+    plain, record = new_token(args.site, args.role, args.now(), args.label)
     _with_store(args, lambda store: store.create_admin_token(record))
     print(plain)
     print(
@@ -174,7 +170,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     """``token revoke ID``."""
-    done = _with_store(args, lambda store: store.revoke_admin_token(args.token_id, _now()))
+    done = _with_store(args, lambda store: store.revoke_admin_token(args.token_id, args.now()))
     print("revoked" if done else "no such active token", file=sys.stderr)
     return 0 if done else 1
 
@@ -200,7 +196,12 @@ def cmd_export(args: argparse.Namespace) -> int:
             upto_seq=await store.last_seq(),
         )
         await accesslog.record(
-            store, None, args.site, "export", {**manifest.to_dict(), "output": str(output)}, _now()
+            store,
+            None,
+            args.site,
+            "export",
+            {**manifest.to_dict(), "output": str(output)},
+            args.now(),
         )
         exporter = Exporter(manifest)
         partial = output.with_name(output.name + ".partial")
@@ -237,7 +238,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     if before is None:
         print("error: --before needs a date", file=sys.stderr)
         return 2
-    result = _with_store(args, lambda store: retention.purge(store, args.site, before, _now()))
+    result = _with_store(args, lambda store: retention.purge(store, args.site, before, args.now()))
     print(json.dumps(result.to_dict(), indent=2))
     return 0
 

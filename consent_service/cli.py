@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -231,9 +232,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0 if report.clean else 1
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``consent-service``."""
+def utc_now() -> datetime:
+    """The current time, in UTC: the command line's clock unless :func:`main` is given one."""
+    return datetime.now(UTC)
+
+
+def main(argv: Sequence[str] | None = None, *, now: Callable[[], datetime] = utc_now) -> int:
+    """Entry point of ``consent-service``.
+
+    ``now`` is the clock every command that writes a time (a purge's checkpoint, a
+    token's creation, an export's access-log entry) reads; tests fix it.
+    """
     args = build_parser().parse_args(argv)
+    args.now = now
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -70,7 +70,7 @@ def cmd_partitions(args: argparse.Namespace) -> int:
             if cutoff is None:
                 sizes = await store.partition_sizes()
                 return {"partitions": [{"name": n, "rows": r, "bytes": b} for n, r, b in sizes]}
-            done = await store.drop_partitions_before(cutoff, datetime.now(UTC))
+            done = await store.drop_partitions_before(cutoff, args.now())
             return {
                 "dropped": done.dropped,
                 "sites": {site: r.to_dict() for site, r in done.sites.items()},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,34 @@ class FakeClock:
     def __call__(self) -> float:
         return self.now
 
+    def datetime(self) -> datetime:
+        """The clock's time as an aware UTC datetime (the command line's clock)."""
+        return datetime.fromtimestamp(self.now, tz=UTC)
+
     def advance(self, seconds: float) -> None:
         self.now += seconds
 
 
+def utc(text: str) -> float:
+    """The POSIX time of an ISO 8601 UTC moment, e.g. ``utc("2026-12-31T23:59:59")``."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+#: Moments where code that depends on today breaks: month and year ends, a leap day.
+#: Parametrise ``clock`` with them: ``@pytest.mark.parametrize("clock", EDGES, indirect=True)``.
+EDGES = [
+    pytest.param(utc("2026-11-18T08:26:40"), id="mid-month"),
+    pytest.param(utc("2027-03-01T00:00:00"), id="first-of-month"),
+    pytest.param(utc("2026-11-30T23:59:59"), id="last-second-of-month"),
+    pytest.param(utc("2026-12-31T23:59:59"), id="new-years-eve"),
+    pytest.param(utc("2028-02-29T12:00:00"), id="leap-day"),
+]
+
+
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock(request: pytest.FixtureRequest) -> FakeClock:
+    """The fixed clock of the app, its signer and the command line (``EDGES`` to vary it)."""
+    return FakeClock(getattr(request, "param", 1_795_000_000.0))
 
 
 @pytest.fixture(scope="session")

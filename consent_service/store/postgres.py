@@ -414,11 +414,14 @@ class PostgresStore(Store):
         """Retention for every site at once: drop each month partition ending by ``cutoff``.
 
         Only whole months go: a month straddling ``cutoff`` stays until it is wholly
-        older. Time never runs backwards along a chain, so what goes is a prefix of each
-        site's chain; in the same transaction each site that lost rows gets a checkpoint
-        row (as :meth:`purge` appends) naming the hash its first kept row continues from.
+        older, and so does every month that has not ended by ``now``, where the
+        checkpoints land. Time never runs backwards along a chain, so what goes is a
+        prefix of each site's chain; in the same transaction each site that lost rows
+        gets a checkpoint row (as :meth:`purge` appends) naming the hash its first kept
+        row continues from.
         """
-        doomed = [p for p in await self.partitions() if _month_end(p) <= cutoff]
+        last_end = min(cutoff, now)
+        doomed = [p for p in await self.partitions() if _month_end(p) <= last_end]
         if not doomed:
             return PartitionPurge()
         async with self.read_pool.acquire() as conn:
@@ -654,7 +657,7 @@ class PostgresStore(Store):
             "continued_from": str(continued_from),
         }
         [row] = await self._append_in(conn, [replace(checkpoint, detail=detail)])
-        whole = await self._only_this_site(conn, site_id, before) if drop else []
+        whole = await self._only_purged_rows(conn, site_id, before, last_seq) if drop else []
         await conn.execute(
             "DELETE FROM consent_events WHERE site_id = $1 AND seq <= $2"
             + ("" if not whole else " AND tableoid <> ALL($3::regclass[])"),
@@ -669,11 +672,15 @@ class PostgresStore(Store):
             self._months.discard(_month_of(part))
         return PurgeResult(site_id, count, first_seq, last_seq, str(continued_from), row.seq)
 
-    async def _only_this_site(self, conn: Any, site_id: str, before: datetime) -> list[str]:
-        """Month partitions wholly before ``before`` that hold no other site's rows.
+    async def _only_purged_rows(
+        self, conn: Any, site_id: str, before: datetime, last_seq: int
+    ) -> list[str]:
+        """Month partitions ending by ``before`` whose every row is in the purged prefix.
 
-        Time never runs backwards along a chain, so every row of ``site_id`` in such a
-        partition is in the purged prefix.
+        Such a partition holds no other site's rows and none of this site's rows after
+        ``last_seq``: not the rows kept, and not the checkpoint the purge has just
+        appended, which lands in the month of ``now`` (a month that ends by ``before``
+        when a purge is given a cut-off in the future). Each check is an index lookup.
         """
         names = await conn.fetch(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
@@ -690,10 +697,14 @@ class PostgresStore(Store):
         for part in sorted(r[0] for r in names):
             if _month_end(part) > before:
                 continue
-            shared = await conn.fetchval(
-                f'SELECT EXISTS (SELECT 1 FROM "{part}" WHERE site_id = ANY($1::text[]))', others
+            kept = await conn.fetchval(
+                f'SELECT EXISTS (SELECT 1 FROM "{part}" WHERE site_id = ANY($1::text[])) '
+                f'OR EXISTS (SELECT 1 FROM "{part}" WHERE site_id = $2 AND seq > $3)',
+                others,
+                site_id,
+                last_seq,
             )
-            if not shared:
+            if not kept:
                 whole.append(part)
         return whole
 

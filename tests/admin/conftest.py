@@ -37,8 +37,18 @@ def admin_client(make_client: Callable[..., TestClient], two_sites: Path) -> Tes
 
 
 @pytest.fixture
+def cli(clock: FakeClock) -> Callable[..., int]:
+    """``consent-service ARGS…`` in-process, on the tests' clock; returns the exit code."""
+
+    def run(*args: str) -> int:
+        return main(list(args), now=clock.datetime)
+
+    return run
+
+
+@pytest.fixture
 def make_token(
-    database_url: str, two_sites: Path, capsys: pytest.CaptureFixture[str]
+    database_url: str, two_sites: Path, capsys: pytest.CaptureFixture[str], cli: Callable[..., int]
 ) -> Callable[..., str]:
     """Factory: a token made by ``consent-service token create``, as the CLI prints it."""
 
@@ -47,7 +57,7 @@ def make_token(
         args = ["token", "create", "--database", database_url, "--config", str(two_sites)]
         for site in sites or ("demo",):
             args += ["--site", site]
-        assert main([*args, "--role", role]) == 0
+        assert cli(*args, "--role", role) == 0
         return capsys.readouterr().out.strip()
 
     return factory

@@ -12,23 +12,23 @@ import pytest
 from starlette.testclient import TestClient
 
 from consent_service.audit import CHECKPOINT
-from consent_service.cli import main
 from consent_service.settings import DEMO_CONFIG, Settings
 
-from ..conftest import FakeClock
+from ..conftest import EDGES, FakeClock
 from ..rawdb import RawDb
 from .conftest import DAY, bearer, consent, stored_rows, tamper
 
 
 def _verify_cli(
-    database_url: str, capsys: pytest.CaptureFixture[str]
+    cli: Callable[..., int], database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()
-    code = main(["verify", "--database", database_url])
+    code = cli("verify", "--database", database_url)
     return code, json.loads(capsys.readouterr().out)
 
 
 def test_c22_verify_finds_nothing_wrong_in_an_honest_log(
+    cli: Callable[..., int],
     admin_client: TestClient,
     make_token: Callable[..., str],
     seed: Callable[[], list[dict[str, Any]]],
@@ -36,7 +36,7 @@ def test_c22_verify_finds_nothing_wrong_in_an_honest_log(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     seed()
-    code, result = _verify_cli(database_url, capsys)
+    code, result = _verify_cli(cli, database_url, capsys)
     assert code == 0
     assert result["ok"] is True
     assert result["rows_checked"] == 7
@@ -65,6 +65,7 @@ def test_c22_verify_finds_nothing_wrong_in_an_honest_log(
     ],
 )
 def test_c22_an_edited_deleted_or_reordered_row_is_found(
+    cli: Callable[..., int],
     what: str,
     sql: str,
     reason: str,
@@ -82,7 +83,7 @@ def test_c22_an_edited_deleted_or_reordered_row_is_found(
         tamper(raw_db, "UPDATE consent_events SET seq = 3 WHERE seq = -2")
     else:
         tamper(raw_db, sql)
-    code, result = _verify_cli(database_url, capsys)
+    code, result = _verify_cli(cli, database_url, capsys)
     assert code == 1
     assert result["ok"] is False
     broken = result["first_broken"]
@@ -94,7 +95,9 @@ def test_c22_an_edited_deleted_or_reordered_row_is_found(
     assert api["first_broken"] == broken
 
 
+@pytest.mark.parametrize("clock", EDGES, indirect=True)
 def test_c21_purge_then_verify_still_passes_and_records_a_checkpoint(
+    cli: Callable[..., int],
     admin_client: TestClient,
     make_token: Callable[..., str],
     seed: Callable[[], list[dict[str, Any]]],
@@ -105,7 +108,7 @@ def test_c21_purge_then_verify_still_passes_and_records_a_checkpoint(
     before_rows = stored_rows(database_url, "demo")
     day2 = made[-1]["given_at"][:10]
     capsys.readouterr()
-    assert main(["purge", "--site", "demo", "--before", day2, "--database", database_url]) == 0
+    assert cli("purge", "--site", "demo", "--before", day2, "--database", database_url) == 0
     purged = json.loads(capsys.readouterr().out)
     assert purged["purged_rows"] == 4
     assert purged["continued_from"] == before_rows[3].hash
@@ -118,25 +121,24 @@ def test_c21_purge_then_verify_still_passes_and_records_a_checkpoint(
     assert checkpoint.detail["first_seq"] == before_rows[0].seq
     assert checkpoint.detail["last_seq"] == before_rows[3].seq
     assert len(stored_rows(database_url, "other")) == 1  # another site is untouched
-    code, result = _verify_cli(database_url, capsys)
+    code, result = _verify_cli(cli, database_url, capsys)
     assert (code, result["ok"]) == (0, True)
     token = make_token("demo")
     assert admin_client.get("/admin/v1/log/verify", headers=bearer(token)).json()["ok"] is True
     # the chain goes on after the checkpoint, and a second purge takes the first checkpoint too
     consent(admin_client, action="accept-all")
-    assert (
-        main(["purge", "--site", "demo", "--before", "2999-01-01", "--database", database_url]) == 0
-    )
+    assert cli("purge", "--site", "demo", "--before", "2999-01-01", "--database", database_url) == 0
     assert json.loads(capsys.readouterr().out)["purged_rows"] == 4
     assert [r.action for r in stored_rows(database_url, "demo")] == [CHECKPOINT]
-    assert _verify_cli(database_url, capsys)[1]["ok"] is True
+    assert _verify_cli(cli, database_url, capsys)[1]["ok"] is True
     # the purge itself is in the access log
-    assert main(["access-log", "--site", "demo", "--database", database_url]) == 0
+    assert cli("access-log", "--site", "demo", "--database", database_url) == 0
     actions = [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()]
     assert actions.count("purge") == 2
 
 
 def test_c21_a_row_deleted_after_a_purge_is_still_found(
+    cli: Callable[..., int],
     seed: Callable[[], list[dict[str, Any]]],
     raw_db: RawDb,
     database_url: str,
@@ -144,15 +146,16 @@ def test_c21_a_row_deleted_after_a_purge_is_still_found(
 ) -> None:
     made = seed()
     day2 = made[-1]["given_at"][:10]
-    assert main(["purge", "--site", "demo", "--before", day2, "--database", database_url]) == 0
+    assert cli("purge", "--site", "demo", "--before", day2, "--database", database_url) == 0
     first_left = stored_rows(database_url, "demo")[0]
     tamper(raw_db, "DELETE FROM consent_events WHERE seq = ?", first_left.seq)
-    code, result = _verify_cli(database_url, capsys)
+    code, result = _verify_cli(cli, database_url, capsys)
     assert code == 1
     assert result["first_broken"]["reason"] == "first row does not start the chain"
 
 
 def test_purging_nothing_appends_nothing(
+    cli: Callable[..., int],
     seed: Callable[[], list[dict[str, Any]]],
     database_url: str,
     capsys: pytest.CaptureFixture[str],
@@ -160,9 +163,7 @@ def test_purging_nothing_appends_nothing(
     seed()
     count = len(stored_rows(database_url))
     capsys.readouterr()
-    assert (
-        main(["purge", "--site", "demo", "--before", "2000-01-01", "--database", database_url]) == 0
-    )
+    assert cli("purge", "--site", "demo", "--before", "2000-01-01", "--database", database_url) == 0
     assert json.loads(capsys.readouterr().out)["purged_rows"] == 0
     assert len(stored_rows(database_url)) == count
 
@@ -193,6 +194,7 @@ def test_c21_purge_is_never_automatic_unless_the_operator_turns_it_on(
 
 
 def test_c21_an_export_after_a_purge_checks_out_with_its_checkpoint_row(
+    cli: Callable[..., int],
     seed: Callable[[], list[dict[str, Any]]],
     database_url: str,
     tmp_path: Path,
@@ -200,14 +202,14 @@ def test_c21_an_export_after_a_purge_checks_out_with_its_checkpoint_row(
 ) -> None:
     made = seed()
     day2 = made[-1]["given_at"][:10]
-    assert main(["purge", "--site", "demo", "--before", day2, "--database", database_url]) == 0
+    assert cli("purge", "--site", "demo", "--before", day2, "--database", database_url) == 0
     out = tmp_path / "after-purge.jsonl"
-    assert main(["export", "--site", "demo", "--output", str(out), "--database", database_url]) == 0
+    assert cli("export", "--site", "demo", "--output", str(out), "--database", database_url) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["action"] for line in lines] == ["accept-all", "reject-all", CHECKPOINT]
     assert lines[-1]["detail"]["purged_rows"] == 4
     capsys.readouterr()
-    assert main(["export", "--check", str(out)]) == 0
+    assert cli("export", "--check", str(out)) == 0
     # dropping a line from the file is found too
     out.write_text("\n".join(out.read_text().splitlines()[::2]) + "\n")
-    assert main(["export", "--check", str(out)]) == 1
+    assert cli("export", "--check", str(out)) == 1

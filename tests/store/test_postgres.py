@@ -99,6 +99,53 @@ async def test_a_single_site_purge_drops_its_whole_months_C21(
     assert (await verify_rows(pg_store.iter_rows(), anchors)).ok
 
 
+@pytest.mark.parametrize(
+    "now",
+    [month(2024, 3, 1), month(2024, 3, 31), datetime(2024, 3, 31, 23, 59, 59, tzinfo=UTC)],
+    ids=["first-of-month", "last-day", "last-second"],
+)
+async def test_a_purge_never_drops_the_month_its_own_checkpoint_lands_in_C21(
+    pg_store: PostgresStore, now: datetime
+) -> None:
+    """A cut-off after ``now`` purges every row, and the checkpoint (stamped ``now``) lands
+    in a month that ends before the cut-off and holds only this site's rows: the month
+    must stay, or the site is left with no rows at all and its chain with no anchor."""
+    for mon in (1, 2):
+        await pg_store.append([make_event("a", at=month(2024, mon))])
+    await pg_store.append([make_event("a", at=now - timedelta(seconds=1))])
+    await pg_store.append([make_event("b", at=month(2024, 1))])
+    result = await pg_store.purge("a", datetime(2999, 1, 1, tzinfo=UTC), now=now)
+    assert result.purged_rows == 3
+    assert "consent_events_p202402" not in await pg_store.partitions()  # a's rows only: dropped
+    left = [r async for r in pg_store.iter_rows(site_id="a")]
+    assert [(r.action, r.seq) for r in left] == [(CHECKPOINT, result.checkpoint_seq)]
+    # a second purge takes the first checkpoint and keeps its own
+    second = await pg_store.purge("a", datetime(2999, 1, 1, tzinfo=UTC), now=now)
+    assert second.purged_rows == 1
+    left = [r async for r in pg_store.iter_rows(site_id="a")]
+    assert [(r.action, r.seq) for r in left] == [(CHECKPOINT, second.checkpoint_seq)]
+    anchors = anchors_from(await pg_store.checkpoint_rows())
+    assert (await verify_rows(pg_store.iter_rows(), anchors)).ok
+
+
+async def test_dropping_months_never_drops_the_current_month_C21(
+    pg_store: PostgresStore,
+) -> None:
+    """``partitions --drop-before`` a date after ``now`` drops only months that have ended:
+    this month holds rows still being written and the checkpoints the drop appends."""
+    now = datetime(2024, 3, 31, 23, 59, 59, tzinfo=UTC)
+    for at in (month(2024, 1), month(2024, 2), month(2024, 3)):
+        await pg_store.append([make_event("a", at=at), make_event("b", at=at)])
+    purge = await pg_store.drop_partitions_before(datetime(2999, 1, 1, tzinfo=UTC), now=now)
+    assert purge.dropped == ["consent_events_p202401", "consent_events_p202402"]
+    assert {s: r.purged_rows for s, r in purge.sites.items()} == {"a": 2, "b": 2}
+    for site in ("a", "b"):
+        left = [r.action async for r in pg_store.iter_rows(site_id=site)]
+        assert left == ["save", CHECKPOINT]
+    anchors = anchors_from(await pg_store.checkpoint_rows())
+    assert (await verify_rows(pg_store.iter_rows(), anchors)).ok
+
+
 async def test_time_never_runs_backwards_along_a_chain(pg_store: PostgresStore) -> None:
     """A replica whose clock is a little behind is stamped with the head's time, so a
     purge by time always removes a prefix of each chain."""
