@@ -18,7 +18,7 @@ from starlette.routing import Route
 from . import consent
 from .audit import AuditRow, ConsentEvent, format_time
 from .choices import Choices
-from .errors import ApiError, NotFound, RateLimited, StoreUnavailable
+from .errors import ApiError, NotFound, RateLimited, StoreUnavailable, Unstorable
 from .guards import (
     allowed_origin,
     client_address,
@@ -32,7 +32,7 @@ from .jsontext import flag_members
 from .privacy import browser_family, minimise_ip
 from .sites import Site
 from .state import AppState, get_state
-from .store import StoreError
+from .store import StoreDataError, StoreError
 from .tokens import new_consent_id
 
 GPC_STATEMENT = {"gpc": True, "lastUpdate": "2026-11-01"}
@@ -120,6 +120,10 @@ async def _record(
     )
     try:
         return await st.recorder.record(event, st.snapshot(site, decision.language)), token
+    except StoreDataError:
+        raise Unstorable(
+            "the store cannot keep a value of this decision; nothing was recorded"
+        ) from None
     except StoreError as exc:
         raise StoreUnavailable(str(exc)) from None
 

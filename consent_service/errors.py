@@ -6,6 +6,7 @@ Every refusal is an :class:`ApiError`; :func:`error_response` turns it into
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -81,6 +82,9 @@ class InvalidField(ApiError):
     code = "invalid_field"
 
     def __init__(self, field: str, problem: str) -> None:
+        field = field[
+            :MAX_FIELD_NAME
+        ]  # a field name may be a visitor's JSON key: echo a bounded part
         super().__init__(f"{field}: {problem}")
         self.field = field
 
@@ -120,8 +124,29 @@ class StoreUnavailable(ApiError):
     code = "store_unavailable"
 
 
+class Unstorable(ApiError):
+    """The store could not keep a value of this request (the check at the door missed it)."""
+
+    status = 422
+    code = "unstorable_value"
+
+
 #: Counted for a request whose client went away before it was complete (nginx's code).
 CLIENT_CLOSED_REQUEST = 499
+#: How much of a field name a refusal repeats.
+MAX_FIELD_NAME = 64
+
+
+class ErrorJSON(JSONResponse):
+    """The error shape as ASCII JSON.
+
+    A message may quote what the client sent (an unknown field's name, say), and that
+    may hold a lone surrogate, which has no UTF-8 form: ``\\u`` escapes keep every
+    refusal encodable, and JSON readers decode them to the same text.
+    """
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -140,12 +165,12 @@ async def error_response(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ClientDisconnect):
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     if isinstance(exc, ApiError):
-        return JSONResponse(
+        return ErrorJSON(
             error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers
         )
     if isinstance(exc, HTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(
+        return ErrorJSON(
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=dict(exc.headers or {}),
@@ -153,4 +178,4 @@ async def error_response(request: Request, exc: Exception) -> Response:
     logging.getLogger("consent_service").error(
         "unhandled error on %s %s", request.method, request.url.path, exc_info=exc
     )
-    return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
+    return ErrorJSON(error_body("internal_error", "internal error"), status_code=500)

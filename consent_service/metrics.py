@@ -96,6 +96,10 @@ class Metrics:
             ("site", "action"),
         )
         self.store_errors = Counter("kakor_store_errors_total", "Failed store writes")
+        self.store_refused = Counter(
+            "kakor_store_refused_total",
+            "Consent events the store could not keep for their content (the others were kept)",
+        )
         self.store_write_seconds = Histogram(
             "kakor_store_write_seconds",
             "Time to commit one batch of consent events",
@@ -110,7 +114,7 @@ class Metrics:
     def render(self, audit_rows: int | None) -> str:
         """The whole exposition, ``audit_rows`` read from the store at scrape time."""
         lines: list[str] = []
-        for metric in (self.requests, self.consents, self.store_errors):
+        for metric in (self.requests, self.consents, self.store_errors, self.store_refused):
             lines += metric.render()
         for hist in (self.store_write_seconds, self.store_batch_size):
             lines += hist.render()

@@ -16,7 +16,7 @@ import time
 
 from .audit import AuditRow, ConsentEvent
 from .metrics import Metrics
-from .store import Store, StoreError, TextsSnapshot
+from .store import Store, StoreDataError, StoreError, TextsSnapshot
 
 _Item = tuple[ConsentEvent, TextsSnapshot | None, "asyncio.Future[AuditRow]"]
 
@@ -114,6 +114,9 @@ class Recorder:
         started = time.perf_counter()
         try:
             rows = await self._store.append(events, texts)
+        except StoreDataError as exc:
+            await self._isolate(items, exc)
+            return
         except Exception as exc:  # every waiting request learns it was not recorded
             self._metrics.store_errors.inc()
             for _, _, future in items:
@@ -131,3 +134,23 @@ class Recorder:
                 future.set_result(row)
         for (site_id, action), count in counts.items():  # one locked update per kind
             self._metrics.consents.inc(site_id, action, amount=count)
+
+    async def _isolate(self, items: list[_Item], exc: StoreDataError) -> None:
+        """The store refused a value in this batch: write the rest without it.
+
+        One visitor's unstorable text must not cost everyone who shared the commit their
+        consent. The batch is split in halves and each half written again, down to the
+        single rows that still fail: ``k`` bad rows in a batch of ``n`` cost about
+        ``2·k·log2(n)`` extra commits, and only requests whose own row is refused learn
+        of it. Each half keeps its items' texts snapshots, so no row is written without
+        the texts its ``texts_hash`` names.
+        """
+        if len(items) == 1:
+            self._metrics.store_refused.inc()
+            future = items[0][2]
+            if not future.done():
+                future.set_exception(exc)
+            return
+        half = len(items) // 2
+        await self._write(items[:half])
+        await self._write(items[half:])

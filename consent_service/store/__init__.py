@@ -7,7 +7,7 @@ for PostgreSQL.
 
 from __future__ import annotations
 
-from .base import DECISION_ACTIONS, Store, StoreError, TextsSnapshot
+from .base import DECISION_ACTIONS, Store, StoreDataError, StoreError, TextsSnapshot
 from .records import AccessEntry, AdminToken, DayCounts, PurgeResult
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "DayCounts",
     "PurgeResult",
     "Store",
+    "StoreDataError",
     "StoreError",
     "TextsSnapshot",
     "open_store",

@@ -29,6 +29,15 @@ class StoreError(RuntimeError):
     """The store failed or is misconfigured."""
 
 
+class StoreDataError(StoreError):
+    """The store cannot keep what it was given: a fault of the rows, not of the store.
+
+    Raised by :meth:`Store.append` when a value cannot be encoded or the database
+    refuses it (a lone surrogate, a NUL on PostgreSQL). Retrying the same rows fails the
+    same way; the other rows of the batch can still be written without them.
+    """
+
+
 @dataclass(frozen=True)
 class TextsSnapshot:
     """The exact texts shown in one language, kept once per ``texts_hash``."""

@@ -32,7 +32,7 @@ from ..audit import (
     choices_json,
     format_time,
 )
-from .base import DECISION_ACTIONS, Store, StoreError, TextsSnapshot
+from .base import DECISION_ACTIONS, Store, StoreDataError, StoreError, TextsSnapshot
 from .records import AccessEntry, AdminToken, DayCounts, PurgeResult, audit_row
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,8 @@ class PostgresStore(Store):
             await self._prepare(events)
             async with self.pool.acquire() as conn, conn.transaction():
                 return await self._append_in(conn, events, texts)
+        except (UnicodeError, asyncpg.DataError) as exc:  # SQLSTATE class 22, e.g. a NUL
+            raise StoreDataError(f"PostgreSQL cannot keep this batch: {exc}") from exc
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"PostgreSQL write failed: {exc}") from exc
 

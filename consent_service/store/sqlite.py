@@ -34,7 +34,7 @@ from ..audit import (
     format_time,
     parse_time,
 )
-from .base import DECISION_ACTIONS, Store, StoreError, TextsSnapshot
+from .base import DECISION_ACTIONS, Store, StoreDataError, StoreError, TextsSnapshot
 from .records import AccessEntry, AdminToken, DayCounts, PurgeResult, audit_row
 from .sqlite_commit import Checkpointer, CommitPlacement
 
@@ -194,7 +194,10 @@ class SqliteStore(Store):
         if not events:
             return []
         async with self._append_lock:  # one transaction at a time on the append connection
-            return await self._append(events, texts)
+            try:
+                return await self._append(events, texts)
+            except (UnicodeError, sqlite3.DataError) as exc:  # rolled back: nothing written
+                raise StoreDataError(f"SQLite cannot keep this batch: {exc}") from exc
 
     async def _append(
         self, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]

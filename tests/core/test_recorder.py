@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from consent_service import recorder as recorder_module
-from consent_service.audit import AuditRow, ConsentEvent, chain
+from consent_service.audit import AuditRow, ConsentEvent, chain, verify_rows
 from consent_service.metrics import Metrics
 from consent_service.recorder import GATHER_TURNS_MAX, Recorder
+from consent_service.store import StoreDataError, StoreError, open_store
 
 from .helpers import event
 
@@ -102,3 +104,71 @@ async def test_a_quiet_turn_right_after_the_commit_does_not_end_the_gathering() 
     """Answers go out on the first turn, new requests come later: the first turns always pass."""
     log = await _record_all([0, 2])
     assert log.batches == [2]
+
+
+def _poisons(database_url: str) -> list[dict[str, Any]]:
+    """Values the store cannot keep: a lone surrogate anywhere; a NUL on PostgreSQL."""
+    bad: list[dict[str, Any]] = [{"widget_version": "\ud800"}, {"page": "https://x.se/\udfff"}]
+    if database_url.startswith("postgresql"):
+        bad += [{"page": "https://x.se/\x00"}, {"browser": "Firefox\x00/Linux"}]
+    return bad
+
+
+async def test_one_unstorable_event_fails_alone_and_the_batch_is_kept(
+    database_url: str,
+) -> None:
+    """A value the check at the door let through, refused by the store, costs only its
+    own request: every other event of the batch is committed, chained and answered, and
+    the failure is counted apart from store outages."""
+    store = open_store(database_url)
+    await store.open()
+    await store.migrate()
+    metrics = Metrics()
+    recorder = Recorder(store, metrics)
+    recorder.start()
+    poisons = _poisons(database_url)
+    events = [event("demo", n) for n in range(40)]
+    for k, poison in enumerate(poisons):  # spread among the good ones
+        events[5 + 9 * k] = replace(events[5 + 9 * k], **poison)
+    try:
+        outcomes = await asyncio.gather(
+            *(recorder.record(e) for e in events), return_exceptions=True
+        )
+        rows = [r async for r in store.iter_rows()]
+        verified = await verify_rows(store.iter_rows())
+    finally:
+        await recorder.stop()
+        await store.close()
+    refused = [n for n, o in enumerate(outcomes) if isinstance(o, BaseException)]
+    assert refused == [5 + 9 * k for k in range(len(poisons))]
+    assert all(isinstance(outcomes[n], StoreDataError) for n in refused)
+    kept = [e.consent_id for n, e in enumerate(events) if n not in refused]
+    assert [r.consent_id for r in rows] == kept
+    assert verified.ok and verified.rows_checked == len(kept)
+    assert metrics.store_refused.value() == len(poisons)
+    assert metrics.store_errors.value() == 0
+
+
+async def test_a_store_outage_still_fails_the_whole_batch() -> None:
+    """Only a refusal of the data is split: when the store itself fails, every request
+    of the batch learns it at once (no retries against a store that is down)."""
+
+    class Down:
+        calls = 0
+
+        async def append(self, events: Sequence[ConsentEvent], texts: Sequence[Any] = ()) -> None:
+            Down.calls += 1
+            raise StoreError("connection refused")
+
+    metrics = Metrics()
+    recorder = Recorder(Down(), metrics)  # type: ignore[arg-type]
+    recorder.start()
+    try:
+        outcomes = await asyncio.gather(
+            *(recorder.record(event("demo", n)) for n in range(8)), return_exceptions=True
+        )
+    finally:
+        await recorder.stop()
+    assert all(isinstance(o, StoreError) and not isinstance(o, StoreDataError) for o in outcomes)
+    assert Down.calls == 1
+    assert metrics.store_errors.value() == 1
