@@ -6,6 +6,7 @@ the rules can be tested exhaustively (C10, C11, C16).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from .audit import format_time
 from .choices import Choices
 from .errors import InvalidField
 from .sites import Site
+from .storable import RULE, is_storable
 
 #: What a visitor's POST may say it is.
 POST_ACTIONS = ("accept-all", "reject-all", "save", "gpc")
@@ -24,6 +26,9 @@ RECORDED_ACTIONS = (*POST_ACTIONS, "withdraw")
 _BODY_KEYS = {"choices", "action", "language", "policy_version", "page", "widget_version", "token"}
 _WITHDRAW_KEYS = {"language", "page", "widget_version", "token"}
 MAX_PAGE = 2048
+MAX_WIDGET_VERSION = 32
+#: What ``widget_version`` may be: a version string, never free text.
+WIDGET_VERSION = re.compile(rf"[0-9A-Za-z][0-9A-Za-z._+-]{{0,{MAX_WIDGET_VERSION - 1}}}")
 
 
 @dataclass(slots=True)
@@ -78,16 +83,18 @@ def parse_decision(site: Site, body: Any, *, gpc_header: bool) -> Decision:
         language=_language(site, body.get("language")),
         policy_version=_policy_version(site, body.get("policy_version")),
         page=clean_page(body.get("page")),
-        widget_version=_short(body.get("widget_version"), "widget_version", 32),
+        widget_version=_widget_version(body.get("widget_version")),
         gpc=gpc_header or action == "gpc",
         token=_token(body.get("token")),
     )
 
 
 def parse_withdrawal(site: Site, body: Any) -> Decision:
-    """Validate the optional ``DELETE …/consent`` body: a withdrawal refuses every optional category."""
-    if body is None:
-        body = {}
+    """Validate the ``DELETE …/consent`` body (``{}`` when none was sent).
+
+    A withdrawal refuses every optional category. The body, when sent, is an object,
+    as for a consent: JSON ``null`` is refused like any other non-object.
+    """
     if not isinstance(body, dict):
         raise InvalidField("body", "must be a JSON object")
     unknown = set(body) - _WITHDRAW_KEYS
@@ -99,7 +106,7 @@ def parse_withdrawal(site: Site, body: Any) -> Decision:
         language=_language(site, body.get("language")),
         policy_version=site.policy_version,
         page=clean_page(body.get("page")),
-        widget_version=_short(body.get("widget_version"), "widget_version", 32),
+        widget_version=_widget_version(body.get("widget_version")),
         gpc=False,
         token=_token(body.get("token")),
     )
@@ -166,6 +173,8 @@ def clean_page(value: Any) -> str:
         return ""
     if not isinstance(value, str) or len(value) > MAX_PAGE:
         raise InvalidField("page", f"must be a URL of at most {MAX_PAGE} characters")
+    if not is_storable(value):
+        raise InvalidField("page", RULE)
     try:  # urlsplit and .port raise ValueError on a bad port or IPv6 literal
         parts = urlsplit(value)
         host = parts.hostname or ""
@@ -217,17 +226,30 @@ def _policy_version(site: Site, value: Any) -> str:
     return value
 
 
-def _short(value: Any, field: str, limit: int) -> str:
+def _widget_version(value: Any) -> str:
+    """A version string such as ``1.4.0`` or ``1.4.0-rc.1+build.7``, or "" when absent.
+
+    Only letters, digits and ``. _ + -``, starting with a letter or digit: such a value
+    can never be taken for a spreadsheet formula in an export, nor carry markup.
+    """
     if value is None:
         return ""
-    if not isinstance(value, str) or len(value) > limit:
-        raise InvalidField(field, f"must be a string of at most {limit} characters")
+    if not isinstance(value, str) or not WIDGET_VERSION.fullmatch(value):
+        raise InvalidField(
+            "widget_version",
+            f"must be a version of at most {MAX_WIDGET_VERSION} letters, digits, '.', '_', '+' "
+            "or '-', starting with a letter or digit",
+        )
     return value
 
 
 def _token(value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > 512:
-        raise InvalidField("token", "must be a string of at most 512 characters")
+    if (
+        not isinstance(value, str)
+        or len(value) > 512
+        or not (value.isascii() and value.isprintable())
+    ):
+        raise InvalidField("token", "must be printable ASCII of at most 512 characters")
     return value

@@ -142,7 +142,7 @@ async def csp(request: Request) -> Response:
     site = st.sites.get(request.path_params["site"])
     widget_origin = request.headers.get("kakor-widget-origin")
     if widget_origin is not None and not (
-        ORIGIN.match(widget_origin) and widget_origin.startswith(("http://", "https://"))
+        ORIGIN.fullmatch(widget_origin) and widget_origin.startswith(("http://", "https://"))
     ):
         raise InvalidField(
             "Kakor-Widget-Origin", "must be an origin like https://consent.example.se"

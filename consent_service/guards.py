@@ -26,6 +26,8 @@ _JSON_TYPES = ("application/json", "text/plain")
 CORS_METHODS = "GET, POST, DELETE, OPTIONS"
 CORS_HEADERS = "Content-Type, Kakor-Token"
 CORS_MAX_AGE = "86400"
+#: How deep arrays and objects may nest in a body (a consent needs two levels).
+MAX_JSON_DEPTH = 32
 
 
 def own_origin(request: Request) -> str:
@@ -78,7 +80,7 @@ async def read_json(
     """The JSON body, within ``limit`` bytes and ``deadlines.seconds``; ``text/plain`` JSON too.
 
     ``text/plain`` lets a widget on another origin post without a CORS preflight; the
-    Origin check still applies. With ``optional``, an empty body yields None. A client
+    Origin check still applies. With ``optional``, an empty body reads as ``{}``. A client
     that dribbles its body slower than the deadline gets 408 and holds nothing longer.
     """
     try:
@@ -90,14 +92,47 @@ async def read_json(
             code="request_timeout",
         ) from None
     if optional and not raw.strip():
-        return None
+        return {}
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media not in _JSON_TYPES and not media.endswith("+json"):
         raise UnsupportedMediaType("send the body as application/json")
+    if not nesting_within(raw, MAX_JSON_DEPTH):
+        raise MalformedJson(f"the body nests arrays and objects over {MAX_JSON_DEPTH} deep")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedJson(f"the body is not valid JSON: {exc}") from None
+
+
+def nesting_within(raw: bytes, limit: int) -> bool:
+    """Whether no array or object in the JSON text ``raw`` lies more than ``limit`` deep.
+
+    ``json.loads`` recurses once per level and a few kilobytes of ``[`` exhaust the
+    interpreter's stack (RecursionError), so the depth is bounded before parsing. A
+    text with no more brackets than ``limit`` cannot nest deeper: counting them is
+    enough for every real consent; only a text with more is walked, skipping strings.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return True
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return True
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -288,7 +288,7 @@ def parse_sites(data: Mapping[str, Any]) -> SiteRegistry:
     parsed: dict[str, Site] = {}
     for site_id, raw in sites.items():
         where = f"sites.{site_id}"
-        if not SITE_ID.match(site_id):
+        if not SITE_ID.fullmatch(site_id):
             raise ConfigError(f"{where}: a site id is lowercase letters, digits and '-'")
         parsed[site_id] = _site(site_id, _table(raw, where), where)
     return SiteRegistry(parsed)
@@ -302,26 +302,26 @@ def _site(site_id: str, raw: dict[str, Any], where: str) -> Site:
     if not languages:
         raise ConfigError(f"{where}.languages: at least one language is required")
     for lang in languages:
-        if not LANGUAGE.match(lang):
+        if not LANGUAGE.fullmatch(lang):
             raise ConfigError(f"{where}.languages: {lang!r} is not a language code like 'sv'")
     default_language = _str(raw, "default_language", where, default=languages[0])
     if default_language not in languages:
         raise ConfigError(f"{where}.default_language: {default_language!r} is not in languages")
     policy_version = _str(raw, "policy_version", where)
-    if not POLICY_VERSION.match(policy_version):
+    if not POLICY_VERSION.fullmatch(policy_version):
         raise ConfigError(
             f"{where}.policy_version: 1-24 characters of letters, digits, '.', '_' or '-'"
         )
     lifetime = _int(raw, "consent_lifetime_days", where, default=365, minimum=180, maximum=3650)
     cookie_name = _str(raw, "cookie_name", where, default="consent")
-    if not COOKIE_NAME.match(cookie_name):
+    if not COOKIE_NAME.fullmatch(cookie_name):
         raise ConfigError(f"{where}.cookie_name: not a valid cookie name")
     cookie_domain = raw.get("cookie_domain") or None
     if cookie_domain is not None and not re.match(r"^\.?[A-Za-z0-9.\-]+$", str(cookie_domain)):
         raise ConfigError(f"{where}.cookie_domain: not a domain name")
     origins = tuple(_str_list(raw, "origins", where, default=[]))
     for origin in origins:
-        if origin != "self" and not ORIGIN.match(origin):
+        if origin != "self" and not ORIGIN.fullmatch(origin):
             raise ConfigError(
                 f"{where}.origins: {origin!r} is not an origin like 'https://www.example.se' or 'self'"
             )
@@ -374,7 +374,7 @@ def _categories(raw: Any, where: str, languages: tuple[str, ...]) -> tuple[Categ
         if unknown:
             raise ConfigError(f"{here}.{sorted(unknown)[0]}: unknown key")
         cid = _str(table, "id", here)
-        if not CATEGORY_ID.match(cid):
+        if not CATEGORY_ID.fullmatch(cid):
             raise ConfigError(
                 f"{here}.id: lowercase letters, digits and '-', starting with a letter"
             )
@@ -430,11 +430,11 @@ def _service(raw: Any, where: str, languages: tuple[str, ...]) -> Service:
     if unknown:
         raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
     sid = _str(table, "id", where)
-    if not CATEGORY_ID.match(sid):
+    if not CATEGORY_ID.fullmatch(sid):
         raise ConfigError(f"{where}.id: lowercase letters, digits and '-', starting with a letter")
     origins = tuple(_str_list(table, "origins", where, default=[]))
     for origin in origins:
-        if not ORIGIN.match(origin):
+        if not ORIGIN.fullmatch(origin):
             raise ConfigError(f"{where}.origins: {origin!r} is not an origin")
     cookies = tuple(
         _cookie(c, f"{where}.cookies[{k}]", languages)
@@ -456,12 +456,12 @@ def _cookie(raw: Any, where: str, languages: tuple[str, ...]) -> Cookie:
     if unknown:
         raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
     name = _str(table, "name", where)
-    if not COOKIE_NAME.match(name):
+    if not COOKIE_NAME.fullmatch(name):
         raise ConfigError(f"{where}.name: not a valid cookie name")
     if "lifetime" not in table:
         raise ConfigError(f"{where}.lifetime: missing; every cookie declares its lifetime (C2)")
     lifetime = _str(table, "lifetime", where)
-    if not LIFETIME.match(lifetime):
+    if not LIFETIME.fullmatch(lifetime):
         raise ConfigError(
             f"{where}.lifetime: {lifetime!r} is not 'session' or a number with min, h, d, mo or y"
         )

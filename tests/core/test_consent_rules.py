@@ -94,8 +94,16 @@ def test_page_keeps_origin_and_path_only() -> None:
 
 
 def test_withdrawal_refuses_every_optional_category() -> None:
-    decision = parse_withdrawal(SITE, None)
+    decision = parse_withdrawal(SITE, {})
     assert decision.action == "withdraw" and decision.choices == NONE
+
+
+@pytest.mark.parametrize("body", [None, [], "withdraw", 0])
+def test_a_withdrawal_body_that_is_not_an_object_is_refused(body: object) -> None:
+    """The schema says object: JSON ``null`` is no exception."""
+    with pytest.raises(InvalidField) as caught:
+        parse_withdrawal(SITE, body)
+    assert caught.value.field == "body"
 
 
 def test_mask_outside_the_site_is_rejected() -> None:

@@ -15,6 +15,7 @@ from consent_service import consent
 from consent_service.audit import format_time
 from consent_service.errors import InvalidField
 from consent_service.sites import Site
+from consent_service.storable import is_storable
 
 from .strategies import PROPERTY, json_values, sites
 
@@ -55,7 +56,7 @@ def test_any_json_body_is_a_decision_or_invalid_field(site: Site, body: Any, gpc
         optional={
             "language": st.sampled_from(["sv", "en"]),
             "page": st.sampled_from(["https://x.se/a?q=1#f", "", None]),
-            "widget_version": st.text(max_size=32),
+            "widget_version": st.from_regex(consent.WIDGET_VERSION, fullmatch=True),
         },
     ),
 )
@@ -182,3 +183,26 @@ def test_c15_the_expiry_text_is_the_formatted_expiry(
     expected = format_time(consent.expires_at(site, given_at))
     assert consent.expires_text(site, given_at, given_text) == expected
     assert consent.expires_text(site, given_at, given_text) == expected  # from the kept head
+
+
+@PROPERTY
+@given(site=sites(), text=st.text(max_size=40), field=st.sampled_from(["widget_version", "page"]))
+def test_any_text_kept_is_storable_everywhere(site: Site, text: str, field: str) -> None:
+    """Whatever text arrives in ``page`` or ``widget_version``, what is kept can be encoded
+    and stored by both stores (no NUL, control character or lone surrogate), and a kept
+    ``widget_version`` can never read as a spreadsheet formula."""
+    value = text if field == "widget_version" else "https://x.se/" + text
+    decision = _attempt(
+        lambda: consent.parse_decision(
+            site, {"action": "reject-all", field: value}, gpc_header=False
+        )
+    )
+    if isinstance(decision, InvalidField):
+        assert decision.field == field
+        return
+    kept: str = getattr(decision, field)
+    assert is_storable(kept)
+    kept.encode("utf-8")
+    if field == "widget_version":
+        assert kept == text
+        assert not kept.startswith(("=", "+", "-", "@", "\t", "\r"))
