@@ -8,6 +8,7 @@ export.Exporter`` and is streamed, oldest first, in constant memory.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,9 +28,20 @@ from .integrity import row_proof, verify_log
 from .pages import html_headers
 from .state import AppState, get_state
 from .stats import site_stats
+from .storable import RULE, is_storable
 
 STATIC = Path(__file__).parent / "admin_static"
 _NO_STORE = {"Cache-Control": "no-store"}
+#: What ``since`` and ``until`` may be: a date, or a date-time with an optional offset
+#: (``Z`` or ``±HH:MM``); the OpenAPI document states the same pattern.
+MOMENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+#: The largest ``seq`` a store can hold (PostgreSQL's bigint).
+MAX_SEQ = 2**63 - 1
+#: The longest consent ID a lookup accepts (the service's own are 22 characters).
+MAX_CONSENT_ID = 64
 _ASSETS = {"admin.js": "text/javascript; charset=utf-8", "admin.css": "text/css; charset=utf-8"}
 
 
@@ -53,19 +65,28 @@ async def _principal(
 def parse_moment(name: str, raw: str | None, *, end: bool = False) -> datetime | None:
     """A ``since``/``until`` query value: a date (``2026-11-01``) or a UTC date-time.
 
-    A bare date as ``until`` (``end``) includes that whole day: it means the next midnight.
+    A bare date as ``until`` (``end``) includes that whole day: it means the next midnight,
+    and ``9999-12-31``, whose next midnight no date-time can hold, means no bound at all.
+    A moment that is outside the years 1–9999 once in UTC is refused.
     """
     if raw is None or raw == "":
         return None
+    if not MOMENT.fullmatch(raw):
+        raise InvalidField(name, "give a date (YYYY-MM-DD) or an ISO 8601 date-time")
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
+            if end and day == date.max:
+                return None
             moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return moment + timedelta(days=1) if end else moment
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidField(name, "give a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidField(name, "lies outside the years 0001-9999 in UTC") from None
 
 
 def _period(request: Request) -> tuple[datetime | None, datetime | None]:
@@ -98,6 +119,8 @@ async def consent_proof(request: Request) -> Response:
     consent_id = request.path_params["consent_id"]
     st, who = await _principal(request, OFFICER, site_id)
     only_query(request)
+    if len(consent_id) > MAX_CONSENT_ID or not is_storable(consent_id):
+        raise InvalidField("consent_id", f"at most {MAX_CONSENT_ID} characters; {RULE}")
     await accesslog.record(st.store, who, site_id, "lookup", {"consent_id": consent_id}, st.now())
     rows = await st.store.consent_history(site_id, consent_id)
     if not rows:
@@ -141,6 +164,8 @@ async def _export_setup(request: Request, action: str) -> tuple[AppState, Manife
             upto = int(raw_upto)
         except ValueError:
             raise InvalidField("upto_seq", "must be an integer") from None
+        if not 0 <= upto <= MAX_SEQ:
+            raise InvalidField("upto_seq", f"must be between 0 and {MAX_SEQ}")
     else:
         upto = await st.store.last_seq()
     manifest = Manifest(

@@ -107,3 +107,18 @@ def test_texts_hash_differs_per_language_and_changes_with_text() -> None:
     doc["sites"]["demo"]["texts"]["sv"]["title"] += "!"
     assert parse_sites(doc).get("demo").texts_hash("sv") != site.texts_hash("sv")
     assert parse_sites(doc).get("demo").texts_hash("en") == site.texts_hash("en")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("policy_version", "2026-11-01\n"),
+        ("cookie_name", "consent\n"),
+        ("origins", ["https://www.example.se\n"]),
+    ],
+)
+def test_a_pattern_matches_the_whole_value_not_up_to_a_newline(field: str, value: Any) -> None:
+    """A value that only a trailing newline stops from matching is refused: it would be
+    stored, hashed and compared with that newline."""
+    message = _broken(lambda s: s.__setitem__(field, value))
+    assert message.startswith(f"sites.demo.{field}")
