@@ -121,10 +121,14 @@ def _hardening(settings: Settings) -> dict[str, object]:
 
     h11, not httptools: httptools buffers headers of any size, h11 closes a connection
     whose headers are still incomplete past ``max_header_bytes`` (400); a complete
-    request over it gets 431 from :class:`~consent_service.limits.HeaderLimit`.
+    request over it gets 431 from :class:`~consent_service.limits.HeaderLimit`. The
+    protocol class answers its own 400 and the 503 past ``max_connections`` in the JSON
+    error shape (:mod:`consent_service.protocols`).
     """
+    from .protocols import protocol_class  # the server's parsers: only for serving
+
     return {
-        "http": "h11",
+        "http": protocol_class("h11"),
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "timeout_keep_alive": settings.keep_alive_timeout,
         "limit_concurrency": settings.max_connections or None,

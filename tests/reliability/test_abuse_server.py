@@ -7,9 +7,11 @@ while the slow ones are still being held (or before the slow one is timed out).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,13 +29,13 @@ def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
         yield srv
 
 
-async def _raw(server: Server, data: bytes, timeout: float = 10) -> bytes:
-    """Send ``data`` on a fresh connection and read the whole answer."""
+async def _raw(server: Server, data: bytes, timeout: float = 10, *, whole: bool = False) -> bytes:
+    """Send ``data`` on a fresh connection and read the answer (``whole``: until closed)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
         writer.write(data)
         await writer.drain()
-        return await asyncio.wait_for(reader.read(65536), timeout)
+        return await asyncio.wait_for(reader.read(-1 if whole else 65536), timeout)
     finally:
         writer.close()
 
@@ -67,6 +69,73 @@ def test_oversized_headers_are_refused_and_the_server_stays_up(server: Server) -
     assert many == 431
     assert endless == 400
     assert httpx.get(f"{server.base_url}/healthz").status_code == 200
+
+
+def _error(answer: bytes) -> tuple[int, str, dict[str, Any]]:
+    """Status, content type and the parsed JSON body of a raw HTTP/1.1 answer."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    return _status(answer), headers.get("content-type", ""), json.loads(body)
+
+
+def test_the_servers_own_refusals_have_the_one_error_shape(server: Server) -> None:
+    """What the parser refuses before the app runs is JSON in the error shape too."""
+
+    async def go() -> list[bytes]:
+        return [
+            await _raw(server, b"NOT HTTP AT ALL\r\n\r\n", whole=True),
+            await _raw(
+                server,
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Endless: " + b"a" * 40_000,
+                whole=True,
+            ),
+            await _raw(
+                server,
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
+                whole=True,
+            ),
+        ]
+
+    garbage, endless, big = (_error(a) for a in asyncio.run(go()))
+    for answer, status, code in (
+        (garbage, 400, "bad_request"),
+        (endless, 400, "bad_request"),
+        (big, 431, "headers_too_large"),
+    ):
+        assert answer[0] == status
+        assert answer[1] == "application/json"
+        assert answer[2]["error"]["code"] == code
+        assert answer[2]["error"]["message"]
+
+
+def test_past_max_connections_the_503_has_the_error_shape(
+    tmp_path: Path, database_url: str
+) -> None:
+    """CONSENT_MAX_CONNECTIONS: the request that finds the server full gets a JSON 503
+    with Retry-After; once connections close, requests are served again."""
+
+    async def go(srv: Server) -> tuple[bytes, int]:
+        idle = [await asyncio.open_connection("127.0.0.1", srv.port) for _ in range(2)]
+        try:
+            await asyncio.sleep(0.2)  # the server has accepted both
+            refused = await _raw(srv, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", whole=True)
+        finally:
+            for _, writer in idle:
+                writer.close()
+        await asyncio.sleep(0.2)
+        async with httpx.AsyncClient() as client:
+            after = (await client.get(f"{srv.base_url}/healthz")).status_code
+        return refused, after
+
+    env = {"CONSENT_MAX_CONNECTIONS": "3"}
+    with running(database_url, tmp_path / "server.log", env=env) as srv:
+        refused, after = asyncio.run(go(srv))
+    status, media, body = _error(refused)
+    assert (status, media) == (503, "application/json")
+    assert body["error"]["code"] == "server_busy"
+    assert b"\r\nretry-after: 1\r\n" in refused.lower()
+    assert after == 200
 
 
 def test_chunked_body_over_the_limit_is_413_on_the_wire(server: Server, database_url: str) -> None:
