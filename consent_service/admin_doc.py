@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openapi import SITE_PARAM, error_response, json_response
+from .admin import MAX_CONSENT_ID, MAX_SEQ, MOMENT
+from .openapi import NO_CONTROLS, SITE_PARAM, error_response, json_response
 
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _AUTH_ERRORS = {
@@ -12,20 +13,24 @@ _AUTH_ERRORS = {
     "403": error_response("The token is not valid for this site, or needs the officer role"),
     "429": error_response("Too many wrong tokens from this address; slowed down"),
 }
+#: An empty value means the bound is absent, as no value does.
+_MOMENT = {"type": "string", "pattern": f"^(?:{MOMENT.pattern})?$"}
 _PERIOD = [
     {
         "name": "since",
         "in": "query",
         "required": False,
-        "description": "Start (inclusive): a date YYYY-MM-DD (UTC midnight) or an ISO 8601 date-time.",
-        "schema": {"type": "string"},
+        "description": "Start (inclusive): a date YYYY-MM-DD (UTC midnight) or an ISO 8601 "
+        "date-time (offset Z or ±HH:MM; none means UTC).",
+        "schema": _MOMENT,
     },
     {
         "name": "until",
         "in": "query",
         "required": False,
-        "description": "End (exclusive); a bare date includes that whole day.",
-        "schema": {"type": "string"},
+        "description": "End (exclusive); a bare date includes that whole day, and 9999-12-31 "
+        "means no end.",
+        "schema": _MOMENT,
     },
 ]
 _EXPORT_QUERY = [
@@ -41,7 +46,7 @@ _EXPORT_QUERY = [
         "in": "query",
         "required": False,
         "description": "Pin the export to rows with seq ≤ this (default: the newest at the start).",
-        "schema": {"type": "integer"},
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
     },
 ]
 _ROW = {"$ref": "#/components/schemas/AuditRow"}
@@ -204,7 +209,11 @@ OPENAPI: dict[str, Any] = {
                     "name": "consent_id",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string"},
+                    "schema": {
+                        "type": "string",
+                        "maxLength": MAX_CONSENT_ID,
+                        "pattern": NO_CONTROLS,
+                    },
                 },
             ],
             "responses": {
@@ -222,6 +231,9 @@ OPENAPI: dict[str, Any] = {
                     },
                 ),
                 "404": error_response("No such consent on this site"),
+                "422": error_response(
+                    "Not a possible consent ID (too long, or control characters)"
+                ),
                 **_AUTH_ERRORS,
             },
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .openapi import SITE_PARAM, error_response, json_response
+from .settings import Settings
 
 _CONSENT = {"$ref": "#/components/schemas/Consent"}
 #: Request headers the consent routes read: the token (when a cookie cannot be sent),
@@ -39,10 +40,13 @@ _ORIGIN_ERRORS = {
 _WRITE_ERRORS = {
     **_ORIGIN_ERRORS,
     "400": error_response("Malformed JSON"),
-    "413": error_response("Body over 8 KiB"),
+    "413": error_response(f"Body over {Settings().max_body_bytes // 1024} KiB"),
     "408": error_response("The body took longer than CONSENT_BODY_TIMEOUT to arrive"),
     "415": error_response("Body is not JSON"),
-    "422": error_response("Unknown category, field or wrong type"),
+    "422": error_response(
+        "Unknown category, field or wrong type, or text no store can keep (invalid_field); "
+        "a value the store itself refused (unstorable_value)"
+    ),
     "429": error_response("Too many writes from one address"),
     "503": error_response("The store is unavailable; nothing was recorded"),
 }

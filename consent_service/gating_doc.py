@@ -15,7 +15,7 @@ _LANG_PARAM = {
     "in": "query",
     "required": False,
     "description": "One of the site's languages (default: the site's default language)",
-    "schema": {"type": "string", "pattern": "^[a-z]{2,3}$"},
+    "schema": {"$ref": "#/components/schemas/Language"},
 }
 _FORMAT_PARAM = {
     "name": "format",

@@ -6,13 +6,19 @@ this module only adds the shared schemas and puts them together.
 
 from __future__ import annotations
 
+import copy
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from . import __version__
+from . import __version__, consent
+from .state import get_state
+from .storable import RULE
+
+if TYPE_CHECKING:
+    from .sites import SiteRegistry
 
 #: Modules whose ``OPENAPI`` path items make up the document.
 _MODULES = (
@@ -43,6 +49,18 @@ SITE_PARAM = {
     "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
 }
 
+#: JSON Schema for "no control character": the storable rule as far as a pattern can say
+#: it (a lone surrogate, also refused, has no ECMA-262 pattern).
+NO_CONTROLS = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+_NULLABLE_LANGUAGE = {"anyOf": [{"$ref": "#/components/schemas/Language"}, {"type": "null"}]}
+#: Answers the server can give to any request, before the route runs.
+SERVER_RESPONSES = {
+    "431": error_response("Request line and headers over CONSENT_MAX_HEADER_BYTES"),
+    "503": error_response(
+        "At CONSENT_MAX_CONNECTIONS (server_busy, with Retry-After), or the store is unavailable"
+    ),
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -60,6 +78,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Choices": {
         "type": "object",
+        "propertyNames": {"$ref": "#/components/schemas/CategoryId"},
         "additionalProperties": {"type": "boolean"},
         "description": "Every category of the site, explicit; required ones are always true.",
     },
@@ -70,30 +89,56 @@ SCHEMAS: dict[str, Any] = {
         "description": "A decision. Every field but action may be null, which means absent.",
         "properties": {
             "choices": {"$ref": "#/components/schemas/Choices"},
-            "action": {"type": "string", "enum": ["accept-all", "reject-all", "save", "gpc"]},
-            "language": {"type": ["string", "null"]},
+            "action": {"type": "string", "enum": list(consent.POST_ACTIONS)},
+            "language": _NULLABLE_LANGUAGE,
             "policy_version": {"type": ["string", "null"]},
             "page": {"$ref": "#/components/schemas/Page"},
-            "widget_version": {"type": ["string", "null"], "maxLength": 32},
-            "token": {"type": ["string", "null"], "maxLength": 512},
+            "widget_version": {"$ref": "#/components/schemas/WidgetVersion"},
+            "token": {"$ref": "#/components/schemas/Token"},
         },
     },
     "WithdrawRequest": {
         "type": "object",
         "additionalProperties": False,
-        "description": "An optional body; every field may be null, which means absent.",
+        "description": "An optional body (none means {}); every field may be null, which "
+        "means absent.",
         "properties": {
-            "language": {"type": ["string", "null"]},
+            "language": _NULLABLE_LANGUAGE,
             "page": {"$ref": "#/components/schemas/Page"},
-            "widget_version": {"type": ["string", "null"], "maxLength": 32},
-            "token": {"type": ["string", "null"], "maxLength": 512},
+            "widget_version": {"$ref": "#/components/schemas/WidgetVersion"},
+            "token": {"$ref": "#/components/schemas/Token"},
         },
     },
     "Page": {
         "type": ["string", "null"],
-        "maxLength": 2048,
+        "maxLength": consent.MAX_PAGE,
+        "pattern": NO_CONTROLS,
         "description": "The http(s) URL the decision was made on; only origin and path are "
-        "kept (C20). Empty or null means unknown; anything but an http(s) URL is refused.",
+        "kept (C20). Empty or null means unknown; anything but an http(s) URL is refused, "
+        f"and so is any text that {RULE}.",
+    },
+    "WidgetVersion": {
+        "type": ["string", "null"],
+        "maxLength": consent.MAX_WIDGET_VERSION,
+        "pattern": f"^(?:{consent.WIDGET_VERSION.pattern})$",
+        "description": "The widget's version: letters, digits and . _ + -, starting with a "
+        "letter or digit (never free text: it is exported to spreadsheets).",
+    },
+    "Token": {
+        "type": ["string", "null"],
+        "maxLength": 512,
+        "pattern": "^[\\x20-\\x7e]*$",
+        "description": "The consent token, for widgets that cannot send the cookie (ASCII).",
+    },
+    "Language": {
+        "type": "string",
+        "pattern": "^[a-z]{2,3}$",
+        "description": "A language of the site (the configured ones are listed as the enum).",
+    },
+    "CategoryId": {
+        "type": "string",
+        "pattern": "^[a-z][a-z0-9-]{0,31}$",
+        "description": "A category of the site (the configured ones are listed as the enum).",
     },
     "Consent": {
         "type": "object",
@@ -144,15 +189,22 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def document() -> dict[str, Any]:
-    """The whole OpenAPI document."""
+def document(sites: SiteRegistry | None = None) -> dict[str, Any]:
+    """The whole OpenAPI document; with ``sites``, their languages and categories as enums."""
     paths: dict[str, Any] = {}
-    schemas = dict(SCHEMAS)
+    schemas = copy.deepcopy(SCHEMAS)
     for name in _MODULES:
         module = importlib.import_module(name)
-        for path, item in module.OPENAPI.items():
+        for path, item in copy.deepcopy(module.OPENAPI).items():
             paths.setdefault(path, {}).update(item)
-        schemas.update(getattr(module, "OPENAPI_SCHEMAS", {}))
+        schemas.update(copy.deepcopy(getattr(module, "OPENAPI_SCHEMAS", {})))
+    for item in paths.values():
+        for operation in item.values():
+            for status, answer in SERVER_RESPONSES.items():
+                operation["responses"].setdefault(status, answer)
+    if sites is not None:
+        schemas["Language"]["enum"] = sorted({lang for site in sites for lang in site.languages})
+        schemas["CategoryId"]["enum"] = sorted({c for site in sites for c in site.category_ids})
     return {
         "openapi": "3.1.0",
         "info": {
@@ -169,5 +221,5 @@ def document() -> dict[str, Any]:
 
 
 async def openapi_json(request: Request) -> Response:
-    """``GET /openapi.json``."""
-    return JSONResponse(document())
+    """``GET /openapi.json``: the document for the configured sites."""
+    return JSONResponse(document(get_state(request).sites))
