@@ -9,11 +9,13 @@ stored, and it is compared in constant time. A token has one role and a list of 
 
 Failed attempts are counted per client address (in memory only, never stored): after
 :data:`FREE_FAILURES` of them, that address is refused with 429 for a time that doubles
-with each further failure, up to :data:`MAX_PENALTY` seconds.
+with each further failure, up to :data:`MAX_PENALTY` seconds. Attempts sent at once
+are counted as if sent one after another (:class:`FailureThrottle`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -105,12 +107,52 @@ async def check_token(store: Store, token: str) -> Principal | None:
 
 
 class FailureThrottle:
-    """Slows down an address that keeps presenting wrong tokens; memory only."""
+    """Slows down an address that keeps presenting wrong tokens; memory only.
+
+    An attempt is let through by :meth:`admit` before its token is looked up, counted by
+    :meth:`failed` or :meth:`succeeded` and ended by :meth:`release`. While attempts
+    from an address are in flight, another is let through only if all of them failing
+    would leave the address free; otherwise it waits until one ends and is judged on
+    what has then been counted. So wrong tokens sent at once get no more than
+    :data:`FREE_FAILURES` 401s between them, and right ones sent at once are looked up
+    :data:`FREE_FAILURES` at a time, never refused for what is still in flight.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000):
         self._clock = clock
         self._max_keys = max_keys
         self._failures: dict[str, tuple[int, float]] = {}
+        # Only addresses with attempts in flight: as many as the requests being served.
+        self._in_flight: dict[str, int] = {}
+        self._ended: dict[str, asyncio.Event] = {}
+
+    async def admit(self, address: str) -> float:
+        """Let one attempt from ``address`` through (0), or the seconds it must still wait.
+
+        An attempt that is let through must be ended with :meth:`release`.
+        """
+        while True:
+            wait = self.wait(address)
+            if wait > 0:
+                return wait
+            in_flight = self._in_flight.get(address, 0)
+            count, _ = self._failures.get(address, (0, 0.0))
+            if in_flight == 0 or count + in_flight < FREE_FAILURES:
+                self._in_flight[address] = in_flight + 1
+                return 0.0
+            ended = self._ended.get(address)
+            if ended is None:
+                ended = self._ended[address] = asyncio.Event()
+            await ended.wait()
+
+    def release(self, address: str) -> None:
+        """End an attempt :meth:`admit` let through, once its outcome is counted."""
+        left = self._in_flight.pop(address, 1) - 1
+        if left > 0:
+            self._in_flight[address] = left
+        ended = self._ended.pop(address, None)
+        if ended is not None:
+            ended.set()
 
     def wait(self, address: str) -> float:
         """Seconds ``address`` must still wait before its next attempt; 0 when free."""
@@ -156,19 +198,25 @@ async def authenticate(
     request: Request, store: Store, throttle: FailureThrottle, address: str
 ) -> Principal:
     """The principal of the request's bearer token, or 401 (429 while slowed down)."""
-    wait = throttle.wait(address)
+    wait = await throttle.admit(address)
     if wait > 0:
         raise RateLimited(
             "too many wrong admin tokens from this address; try again later",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
-    token = bearer(request)
-    principal = await check_token(store, token) if token else None
+    try:
+        token = bearer(request)
+        principal = await check_token(store, token) if token else None
+        if principal is None:
+            throttle.failed(address)
+        else:
+            throttle.succeeded(address)
+    finally:
+        # Also when the lookup raised: an attempt with no outcome is not a failure.
+        throttle.release(address)
     if principal is None:
-        throttle.failed(address)
         raise Unauthorized(
             "a valid admin token is required (Authorization: Bearer …)",
             headers={"WWW-Authenticate": 'Bearer realm="kakor-admin"'},
         )
-    throttle.succeeded(address)
     return principal

@@ -71,15 +71,23 @@ def test_c19_one_row_with_every_proof_field(client: TestClient, database_url: st
     assert len(row.hash) == 64 and row.prev_hash == "0" * 64
 
 
+@pytest.mark.parametrize(
+    ("peer", "whole", "kept"),
+    [
+        ("203.0.113.77", "203.0.113.77", "203.0.113.0/24"),
+        ("2002:cb00:714d::1", "cb00:714d", "203.0.113.0/24"),  # 6to4 of 203.0.113.77
+        ("2001:db8:abcd:12::77", "2001:db8:abcd:12", "2001:db8:abcd::/48"),
+    ],
+)
 def test_c20_stored_address_is_minimised(
-    make_client: Callable[..., TestClient], database_url: str
+    make_client: Callable[..., TestClient], database_url: str, peer: str, whole: str, kept: str
 ) -> None:
-    client = make_client(peer=("203.0.113.77", 5000))
+    client = make_client(peer=(peer, 5000))
     assert post_consent(client, {"action": "reject-all"}).status_code == 201
     (row,) = stored_rows(database_url)
-    assert row.ip == "203.0.113.0/24"
+    assert row.ip == kept
     everything = json.dumps([r.to_dict() for r in stored_rows(database_url)])
-    assert "203.0.113.77" not in everything
+    assert whole not in everything
 
 
 def test_existing_cookie_keeps_its_consent_id(client: TestClient, database_url: str) -> None:

@@ -21,6 +21,48 @@ def test_c20_addresses_are_cut_to_their_network(address: str | None, kept: str) 
     assert minimise_ip(address) == kept
 
 
+# 192.0.2.33 inside IPv6 addresses, each minimised as that IPv4 address would be.
+EMBEDDED = {
+    "IPv4-mapped": "::ffff:192.0.2.33",
+    "IPv4-compatible": "::192.0.2.33",
+    "6to4": "2002:c000:221:7::1",
+    "Teredo (server 65.54.227.120, client port 40000)": "2001:0:4136:e378:8000:63bf:3fff:fdde",
+    "NAT64 well-known prefix": "64:ff9b::c000:221",
+    "zone id": "::ffff:192.0.2.33%eth0",
+}
+
+
+@pytest.mark.parametrize("address", EMBEDDED.values(), ids=EMBEDDED.keys())
+def test_c20_an_embedded_ipv4_address_is_cut_as_ipv4(address: str) -> None:
+    """C20: a 6to4 /48 would keep all of 192.0.2.33; every embedding keeps its /24 only."""
+    assert minimise_ip(address) == "192.0.2.0/24"
+    key = b"k" * 32
+    assert minimise_ip(address, mode="hash", key=key) == minimise_ip(
+        "192.0.2.33", mode="hash", key=key
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "kept"),
+    [
+        ("::1", "::/48"),
+        ("::", "::/48"),
+        ("fe80::1%eth0", "fe80::/48"),
+        ("2001:db8:1::%eth0", "2001:db8:1::/48"),
+        ("2001:db8::1%", ""),
+        ("[2001:db8::1]", ""),
+        ("64:ff9b:1:c000:221::", "64:ff9b:1::/48"),
+        ("2001:1::1", "2001:1::/48"),
+        (" 192.0.2.33\n", "192.0.2.0/24"),
+        ("192.0.2.33:443", ""),
+        ("192.0.2.033", ""),
+    ],
+)
+def test_c20_other_forms_stay_ipv6_or_give_nothing(address: str, kept: str) -> None:
+    """C20: loopback, zone ids, local-use NAT64 and non-addresses never give a full address."""
+    assert minimise_ip(address) == kept
+
+
 def test_c20_keyed_hash_mode_hides_the_address() -> None:
     first = minimise_ip("203.0.113.77", mode="hash", key=b"k" * 32)
     assert first.startswith("h:") and "203.0.113" not in first
