@@ -1,15 +1,21 @@
-"""Consent rates per day: decisions, share allowing each category, refusals, GPC (C23)."""
+"""Consent rates per day: decisions, share allowing each category, refusals, GPC (C23).
+
+The seeded days fall on each of the clock's edges: across a month end, a year end, a leap day.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
+from ..conftest import EDGES
 from .conftest import bearer
 
 
+@pytest.mark.parametrize("clock", EDGES, indirect=True)
 def test_c23_stats_per_day_match_the_seeded_decisions(
     admin_client: TestClient,
     make_token: Callable[..., str],
@@ -45,6 +51,7 @@ def test_c23_stats_per_day_match_the_seeded_decisions(
     assert body["optional_categories"] == ["statistics", "third-party"]
 
 
+@pytest.mark.parametrize("clock", EDGES, indirect=True)
 def test_stats_respect_the_period_and_the_site(
     admin_client: TestClient,
     make_token: Callable[..., str],
