@@ -19,6 +19,7 @@ from . import consent
 from .audit import AuditRow, ConsentEvent, format_time
 from .choices import Choices
 from .errors import ApiError, NotFound, RateLimited, StoreUnavailable
+from .etags import not_modified
 from .guards import (
     allowed_origin,
     client_address,
@@ -51,7 +52,7 @@ async def site_config(request: Request) -> Response:
         "Access-Control-Allow-Origin": "*",
         "Vary": "Accept-Encoding",
     }
-    if etag in request.headers.get("if-none-match", ""):
+    if not_modified(request.headers, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 

@@ -54,7 +54,7 @@ OPENAPI: dict[str, Any] = {
             "parameters": [SITE_PARAM],
             "responses": {
                 "200": json_response("The config", {"$ref": "#/components/schemas/SiteConfig"}),
-                "304": {"description": "Not modified (ETag)"},
+                "304": {"description": "Not modified (If-None-Match names the ETag)"},
                 "404": error_response("Unknown site"),
             },
         }

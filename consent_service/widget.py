@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .etags import not_modified
 from .guards import own_origin
 from .openapi import SITE_PARAM, error_response
 from .state import get_state
@@ -51,7 +52,7 @@ OPENAPI: dict[str, Any] = {
                     "description": "JavaScript; br/gzip by Accept-Encoding; strong ETag",
                     "content": {"text/javascript": {"schema": {"type": "string"}}},
                 },
-                "304": {"description": "Not modified (If-None-Match)"},
+                "304": {"description": "Not modified (If-None-Match names this encoding's ETag)"},
                 "404": error_response("Unknown site"),
             },
         }
@@ -149,14 +150,6 @@ def choose_encoding(accept_encoding: str) -> str:
     return "identity"
 
 
-def _matches(if_none_match: str, encoded: Encoded) -> bool:
-    """Whether If-None-Match names any variant of ``encoded`` (weak comparison)."""
-    if if_none_match.strip() == "*":
-        return True
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return any(encoded.variant(e)[1] in tags for e in ("br", "gzip", "identity"))
-
-
 _cache = WidgetCache()
 
 
@@ -174,7 +167,8 @@ async def widget_js(request: Request) -> Response:
         "X-Content-Type-Options": "nosniff",
         "Cross-Origin-Resource-Policy": "cross-origin",
     }
-    if _matches(request.headers.get("if-none-match", ""), encoded):
+    # Only this encoding's tag: a cache holding the gzip bytes may not reuse them for br.
+    if not_modified(request.headers, etag):
         return Response(status_code=304, headers=headers)
     if encoding != "identity":
         headers["Content-Encoding"] = encoding

@@ -67,6 +67,22 @@ def test_strong_etag_and_304(client: TestClient) -> None:
     assert client.get(URL, headers={"Accept-Encoding": "gzip"}).headers["etag"] != etag
 
 
+@pytest.mark.parametrize(
+    ("cached", "asked"),
+    [("gzip", "br"), ("br", "gzip"), ("identity", "br"), ("br", "identity"), ("gzip", "identity")],
+)
+def test_a_304_only_for_the_etag_of_the_encoding_that_would_be_sent(
+    client: TestClient, cached: str, asked: str
+) -> None:
+    """A cache holding the gzip bytes must not be told they are what a br request gets."""
+    etag = client.get(URL, headers={"Accept-Encoding": cached}).headers["etag"]
+    answer = client.get(URL, headers={"Accept-Encoding": asked, "If-None-Match": etag})
+    assert answer.status_code == 200
+    assert answer.headers["etag"] != etag
+    same = client.get(URL, headers={"Accept-Encoding": cached, "If-None-Match": f"W/{etag}"})
+    assert same.status_code == 304
+
+
 def test_unknown_site_is_404_in_the_error_shape(client: TestClient) -> None:
     answer = client.get("/v1/sites/nope/widget.js")
     assert answer.status_code == 404
