@@ -27,13 +27,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .etags import not_modified
-from .guards import own_origin
+from .guards import public_base
 from .openapi import SITE_PARAM, error_response
 from .state import get_state
 
 WIDGET_FILE = Path(__file__).parent / "static" / "widget.js"
 PLACEHOLDER = "__KAKOR_CONFIG__"
-CACHE_CONTROL = "public, max-age=300"
 MEDIA_TYPE = "text/javascript; charset=utf-8"
 _CACHE_SIZE = 64
 _GATED_INLINE = re.compile(
@@ -53,7 +52,9 @@ OPENAPI: dict[str, Any] = {
                     "content": {"text/javascript": {"schema": {"type": "string"}}},
                 },
                 "304": {"description": "Not modified (If-None-Match names this encoding's ETag)"},
+                "400": error_response("A Host header that is not host[:port] (demo, localhost)"),
                 "404": error_response("Unknown site"),
+                "500": error_response("CONSENT_PUBLIC_URL is not set (public_url_not_configured)"),
             },
         }
     }
@@ -155,15 +156,15 @@ _cache = WidgetCache()
 
 async def widget_js(request: Request) -> Response:
     """Serve the widget with the site's public config inlined."""
-    site = get_state(request).sites.get(request.path_params["site"])
-    config = site.public_config(own_origin(request))
-    encoded = _cache.get(config)
+    st = get_state(request)
+    site = st.sites.get(request.path_params["site"])
+    base = public_base(st.settings, request)
+    encoded = _cache.get(site.public_config(base.url))
     encoding = choose_encoding(request.headers.get("accept-encoding", ""))
     body, etag = encoded.variant(encoding)
     headers = {
         "ETag": etag,
-        "Cache-Control": CACHE_CONTROL,
-        "Vary": "Accept-Encoding",
+        **base.cache_headers("Accept-Encoding"),
         "X-Content-Type-Options": "nosniff",
         "Cross-Origin-Resource-Policy": "cross-origin",
     }

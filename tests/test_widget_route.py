@@ -7,14 +7,22 @@ import gzip
 import hashlib
 import json
 from collections.abc import Callable
+from typing import Any
 
 import brotli
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.widget import PLACEHOLDER, WidgetCache, choose_encoding, gated_inline_hashes
+from consent_service.app import create_app
+from consent_service.widget import (
+    PLACEHOLDER,
+    WidgetCache,
+    choose_encoding,
+    gated_inline_hashes,
+)
 
 URL = "/v1/sites/demo/widget.js"
+PUBLIC = "https://consent.example.se"
 
 
 def _config_in(body: bytes) -> dict[str, object]:
@@ -26,7 +34,10 @@ def _config_in(body: bytes) -> dict[str, object]:
     return config
 
 
-def test_serves_javascript_with_the_public_config_inlined(client: TestClient) -> None:
+def test_serves_javascript_with_the_public_config_inlined(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(public_url=PUBLIC)
     answer = client.get(URL, headers={"Accept-Encoding": "identity"})
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "text/javascript; charset=utf-8"
@@ -89,13 +100,79 @@ def test_unknown_site_is_404_in_the_error_shape(client: TestClient) -> None:
     assert answer.json()["error"]["code"] == "unknown_site"
 
 
-def test_endpoints_follow_the_host_the_service_is_reached_on(client: TestClient) -> None:
-    body = client.get(URL, headers={"Accept-Encoding": "identity", "Host": "consent.example.se"})
-    endpoints = _config_in(body.content)["endpoints"]
-    assert endpoints == {
-        "consent": "http://consent.example.se/v1/sites/demo/consent",
-        "declaration": "http://consent.example.se/v1/sites/demo/declaration",
-    }
+def _endpoints(client: TestClient, host: str) -> Any:
+    body = client.get(URL, headers={"Accept-Encoding": "identity", "Host": host})
+    assert body.status_code == 200, body.text
+    return _config_in(body.content)["endpoints"]
+
+
+def test_endpoints_are_under_the_public_url_whatever_the_host(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(public_url=PUBLIC + "/kakor/")
+    for host in ("localhost", "evil.example", "consent.example.se"):
+        assert _endpoints(client, host) == {
+            "consent": PUBLIC + "/kakor/v1/sites/demo/consent",
+            "declaration": PUBLIC + "/kakor/v1/sites/demo/declaration",
+        }
+
+
+def test_without_a_public_url_localhost_endpoints_follow_its_host_and_port(
+    client: TestClient,
+) -> None:
+    assert _endpoints(client, "localhost:8001")["consent"] == (
+        "http://localhost:8001/v1/sites/demo/consent"
+    )
+    answer = client.get(URL, headers={"Host": "127.0.0.1:8001"})
+    # Built from Host: for the browser's cache only, and it says it varies with Host.
+    assert answer.headers["cache-control"] == "private, max-age=300"
+    assert answer.headers["vary"] == "Accept-Encoding, Host"
+
+
+def test_host_spellings_are_normalised_and_a_mount_point_is_kept(
+    client: TestClient, make_settings: Callable[..., Any]
+) -> None:
+    assert _endpoints(client, "LocalHost:08001")["consent"] == (
+        "http://localhost:8001/v1/sites/demo/consent"
+    )
+    app = create_app(make_settings())
+    with TestClient(app, base_url="http://localhost", root_path="/kakor") as mounted:
+        answer = mounted.get("/kakor" + URL, headers={"Accept-Encoding": "identity"})
+        config: Any = _config_in(answer.content)
+    assert config["endpoints"]["consent"] == "http://localhost/kakor/v1/sites/demo/consent"
+
+
+def test_demo_endpoints_follow_any_plausible_host(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(demo=True)
+    assert _endpoints(client, "192.168.1.5:8000")["declaration"] == (
+        "http://192.168.1.5:8000/v1/sites/demo/declaration"
+    )
+
+
+@pytest.mark.parametrize("route", [URL, "/v1/sites/demo/config"])
+@pytest.mark.parametrize("host", ["evil.example", "kakor.example.org", "localhost.evil.example"])
+def test_without_a_public_url_any_other_host_gets_a_clear_500(
+    client: TestClient, route: str, host: str
+) -> None:
+    """The attacker's Host never reaches a body: no URL to trust means no widget."""
+    answer = client.get(route, headers={"Host": host})
+    assert answer.status_code == 500
+    assert answer.json()["error"]["code"] == "public_url_not_configured"
+    assert "CONSENT_PUBLIC_URL" in answer.json()["error"]["message"]
+    assert host not in answer.text
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost:99999", "local host", "localhost:80/x", "[::1", "a..b", "x" * 300]
+)
+def test_an_implausible_host_is_refused(
+    make_client: Callable[..., TestClient], host: str
+) -> None:
+    client = make_client(demo=True)
+    for route in (URL, "/v1/sites/demo/config"):
+        answer = client.get(route, headers={"Host": host})
+        assert answer.status_code == 400, route
+        assert answer.json()["error"]["code"] == "invalid_host"
 
 
 @pytest.mark.parametrize(
@@ -113,6 +190,18 @@ def test_endpoints_follow_the_host_the_service_is_reached_on(client: TestClient)
 )
 def test_choose_encoding(header: str, expected: str) -> None:
     assert choose_encoding(header) == expected
+
+
+def test_distinct_hosts_share_one_body(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(public_url=PUBLIC)
+    answers = [
+        client.get(URL, headers={"Accept-Encoding": "br", "Host": f"h{n}.evil.example"})
+        for n in range(40)
+    ]
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.content for a in answers}) == 1
+    assert len({a.headers["etag"] for a in answers}) == 1
+    assert b"evil" not in answers[0].content
 
 
 def test_cache_is_bounded_and_keyed_by_config() -> None:

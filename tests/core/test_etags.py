@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from starlette.datastructures import Headers
 from starlette.testclient import TestClient
@@ -108,8 +110,12 @@ def test_a_tag_that_only_contains_the_etag_gets_200(
     assert _status(client, route, field) == 200
 
 
+@pytest.mark.parametrize("public_url", [None, "https://consent.example.se"])
 @pytest.mark.parametrize("route", [CONFIG, WIDGET])
-def test_a_304_carries_the_etag_cache_control_and_vary(client: TestClient, route: str) -> None:
+def test_a_304_carries_the_etag_cache_control_and_vary(
+    make_client: Callable[..., TestClient], route: str, public_url: str | None
+) -> None:
+    client = make_client(public_url=public_url)
     first = client.get(route)
     again = client.get(route, headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
