@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from consent_service import widget  # noqa: E402
 from consent_service.chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM  # noqa: E402
-from consent_service.settings import DEMO_CONFIG  # noqa: E402
+from consent_service.settings import DEMO_CONFIG, Settings  # noqa: E402
 from consent_service.sites import Site, load_sites  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -275,7 +275,11 @@ def build_app() -> Starlette:
             Mount("/demo/assets", StaticFiles(directory=DEMO / "assets")),
         ]
     )
-    app.state.kakor = SimpleNamespace(sites=sites)
+    # Served on 127.0.0.1, so the widget takes its base URL from Host: no setting needed.
+    settings = Settings()
+    app.state.kakor = SimpleNamespace(
+        sites=sites, settings=settings, widgets=widget.WidgetCache.for_settings(settings, 1)
+    )
     return app
 
 

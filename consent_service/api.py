@@ -19,12 +19,13 @@ from . import consent
 from .audit import AuditRow, ConsentEvent, format_time
 from .choices import Choices
 from .errors import ApiError, NotFound, RateLimited, StoreUnavailable, Unstorable
+from .etags import not_modified
 from .guards import (
     allowed_origin,
     client_address,
     cors_headers,
-    own_origin,
     preflight_headers,
+    public_base,
     read_json,
     set_cookie_header,
 )
@@ -43,15 +44,12 @@ async def site_config(request: Request) -> Response:
     """``GET /v1/sites/{site}/config``: the site's public configuration."""
     st = get_state(request)
     site = st.sites.get(request.path_params["site"])
-    body = json.dumps(site.public_config(own_origin(request)), ensure_ascii=False).encode()
+    base = public_base(st.settings, request)
+    body = json.dumps(site.public_config(base.url), ensure_ascii=False).encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {
-        "ETag": etag,
-        "Cache-Control": "public, max-age=300",
-        "Access-Control-Allow-Origin": "*",
-        "Vary": "Accept-Encoding",
-    }
-    if etag in request.headers.get("if-none-match", ""):
+    # Sent as it is, so it varies with nothing but, from the demo or localhost, Host.
+    headers = {"ETag": etag, **base.cache_headers(), "Access-Control-Allow-Origin": "*"}
+    if not_modified(request.headers, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 

@@ -58,8 +58,10 @@ OPENAPI: dict[str, Any] = {
             "parameters": [SITE_PARAM],
             "responses": {
                 "200": json_response("The config", {"$ref": "#/components/schemas/SiteConfig"}),
-                "304": {"description": "Not modified (ETag)"},
+                "304": {"description": "Not modified (If-None-Match names the ETag)"},
+                "400": error_response("A Host header that is not host[:port] (demo, localhost)"),
                 "404": error_response("Unknown site"),
+                "500": error_response("CONSENT_PUBLIC_URL is not set (public_url_not_configured)"),
             },
         }
     },

@@ -49,6 +49,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         signer=TokenSigner(settings.secret_keys, clock=clock),
         limiter=RateLimiter(),
         metrics=metrics,
+        widgets=widget.WidgetCache.for_settings(settings, len(sites)),
         clock=clock,
     )
 
@@ -61,6 +62,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         purger = None
         try:
             await store.migrate()
+            if settings.public_url is not None:  # one widget per site: build them now
+                state.widgets.warm(sites, settings.public_url)
             state.recorder.start()
             purger = retention.start_auto_purge(state)
             # Everything alive now (modules, config, store) lives as long as the process:

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import admin_cli, pg_cli
 from .integrity import verify_log
-from .settings import DEMO_CONFIG, Settings, SettingsError
+from .settings import DEMO_CONFIG, Settings, SettingsError, is_loopback
 from .sites import ConfigError
 from .store import StoreError, open_store
 
@@ -104,6 +104,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         os.environ["CONSENT_DATABASE_URL"] = settings.database_url
         os.environ["CONSENT_CONFIG"] = str(settings.config_path)
         os.environ["CONSENT_SECRET_KEYS"] = ",".join(k.reveal() for k in settings.secret_keys)
+        if settings.public_url is not None:
+            os.environ["CONSENT_PUBLIC_URL"] = settings.public_url
         if settings.demo:
             os.environ["CONSENT_DEMO"] = "1"
         uvicorn.run(
@@ -137,7 +139,31 @@ def _hardening(settings: Settings) -> dict[str, object]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``serve``: the API with the configured sites."""
-    return _run(_settings(args), args)
+    settings = _settings(args)
+    _check_public_url(settings, args.host)
+    return _run(settings, args)
+
+
+def _check_public_url(settings: Settings, host: str) -> None:
+    """Without ``CONSENT_PUBLIC_URL``, listen on loopback only, and say what that costs.
+
+    The widget names its endpoints under that URL. Reachable from other machines, the
+    service has no trustworthy way to know it, so it refuses to start; on loopback
+    (behind a local proxy, or for a local test) it starts, with the widget and
+    ``/config`` answering only requests to http://localhost.
+    """
+    if settings.public_url is not None:
+        return
+    if not is_loopback(host):
+        raise SettingsError(
+            f"CONSENT_PUBLIC_URL is not set: `serve --host {host}` needs the URL browsers "
+            "reach this service on, e.g. CONSENT_PUBLIC_URL=https://consent.example.se"
+        )
+    print(
+        "warning: CONSENT_PUBLIC_URL is not set: the widget and /config answer only "
+        "requests to http://localhost (500 public_url_not_configured for any other Host)",
+        file=sys.stderr,
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

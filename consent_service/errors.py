@@ -117,6 +117,24 @@ class Forbidden(ApiError):
     code = "forbidden"
 
 
+class InvalidHost(ApiError):
+    """The ``Host`` header is not a ``host[:port]``, where the service would have used it."""
+
+    status = 400
+    code = "invalid_host"
+
+
+class PublicUrlNotConfigured(ApiError):
+    """``CONSENT_PUBLIC_URL`` is unset, so the service cannot name its own endpoints.
+
+    Its own 500: the operator must set the URL; taking it from an untrusted ``Host``
+    would let any client choose what the widget and ``/config`` point to.
+    """
+
+    status = 500
+    code = "public_url_not_configured"
+
+
 class StoreUnavailable(ApiError):
     """The store cannot be reached."""
 

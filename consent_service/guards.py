@@ -6,7 +6,10 @@ written, so a refused request never leaves a row behind.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -15,12 +18,16 @@ from .deadlines import Deadlines
 from .errors import (
     ApiError,
     InvalidField,
+    InvalidHost,
     MalformedJson,
     OriginNotAllowed,
     PayloadTooLarge,
+    PublicUrlNotConfigured,
     UnsupportedMediaType,
 )
+from .settings import HOST, Settings
 from .sites import Site
+from .state import get_state
 
 _JSON_TYPES = ("application/json", "text/plain")
 CORS_METHODS = "GET, POST, DELETE, OPTIONS"
@@ -31,12 +38,74 @@ MAX_JSON_DEPTH = 32
 
 
 def own_origin(request: Request) -> str:
-    """The origin this service is reached on, as the browser sees it."""
+    """The origin this service is reached on: ``CONSENT_PUBLIC_URL``'s, else the request's."""
+    return get_state(request).settings.public_origin or _request_origin(request)
+
+
+def _request_origin(request: Request) -> str:
     host = request.headers.get("host")
     if not host:
         server = request.scope.get("server") or ("localhost", None)
         host = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
     return f"{request.scope.get('scheme', 'http')}://{host}"
+
+
+@dataclass(frozen=True)
+class PublicBase:
+    """The URL the service's public endpoints are named under, and where it came from."""
+
+    url: str
+    #: Taken from the request's ``Host``: whatever embeds it varies with that header.
+    from_host: bool
+
+    def cache_headers(self, *vary: str) -> dict[str, str]:
+        """``Cache-Control`` and ``Vary`` for a body that embeds :attr:`url`.
+
+        A body built from ``Host`` is for the browser's own cache only, and says it
+        varies with ``Host``: a shared cache that keys without it must not hand one
+        client's ``Host`` to everyone.
+        """
+        names = [*vary, "Host"] if self.from_host else list(vary)
+        headers = {"Cache-Control": f"{'private' if self.from_host else 'public'}, max-age=300"}
+        if names:
+            headers["Vary"] = ", ".join(names)
+        return headers
+
+
+def public_base(settings: Settings, request: Request) -> PublicBase:
+    """Where browsers reach the service, for the URLs the widget and ``/config`` carry.
+
+    ``CONSENT_PUBLIC_URL`` when set, whatever ``Host`` says. Without it, ``Host`` is
+    believed only in demo mode and on plain-http localhost, and only if it is a
+    ``host[:port]`` (400 ``invalid_host`` otherwise); anywhere else the request gets
+    500 ``public_url_not_configured``, and the log says so once: a widget pointing
+    wherever the client's ``Host`` said would be worse than none.
+    """
+    if settings.public_url is not None:
+        return PublicBase(settings.public_url, from_host=False)
+    if settings.demo or is_plain_localhost(request):
+        scheme, _, host = _request_origin(request).partition("://")
+        found = HOST.fullmatch(host)
+        port = found.group("port") if found else None
+        if found is None or (port is not None and int(port) > 65535):
+            raise InvalidHost("the Host header is not a host[:port]")
+        # Normalised, so spellings of one host and port share one widget.
+        host = found.group("host").lower() + (f":{int(port)}" if port is not None else "")
+        prefix = request.scope.get("root_path", "")  # the server's mount point, not a header
+        return PublicBase(f"{scheme}://{host}{prefix}", from_host=True)
+    _log_missing_public_url()
+    raise PublicUrlNotConfigured(
+        "CONSENT_PUBLIC_URL is not set: the operator must set it to the URL browsers "
+        "reach this service on, e.g. https://consent.example.se"
+    )
+
+
+@functools.cache  # once per process: a flood of such requests must not flood the log
+def _log_missing_public_url() -> None:
+    logging.getLogger("consent_service").error(
+        "CONSENT_PUBLIC_URL is not set: the widget and /config answer 500 to every request "
+        "not made to http://localhost; set it to the URL browsers reach this service on"
+    )
 
 
 def allowed_origin(site: Site, request: Request) -> str | None:

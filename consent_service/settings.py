@@ -6,13 +6,16 @@ never appear in a repr, a log line or a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEMO_CONFIG = Path(__file__).parent / "demo" / "site.toml"
 DEFAULT_DATABASE_URL = "sqlite:///var/kakor.db"
@@ -35,7 +38,18 @@ ENV_VARS = (
     "CONSENT_BODY_TIMEOUT",
     "CONSENT_KEEP_ALIVE_TIMEOUT",
     "CONSENT_MAX_CONNECTIONS",
+    "CONSENT_PUBLIC_URL",
 )
+
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+#: A ``host[:port]`` as a browser sends it in ``Host``: a DNS name, an IPv4 address or a
+#: bracketed IPv6 address, then an optional port (checked to be at most 65535 apart).
+HOST = re.compile(
+    rf"(?P<host>{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9a-f:.]{{2,45}}\])(?::(?P<port>[0-9]{{1,5}}))?",
+    re.IGNORECASE,
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_PATH = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*")
 
 
 class SettingsError(ValueError):
@@ -94,6 +108,11 @@ class Settings:
     keep_alive_timeout: int = 5
     #: Connections and requests in flight per process before new ones get 503; 0 = no cap.
     max_connections: int = 1000
+    #: Where browsers reach the service (``CONSENT_PUBLIC_URL``): the origin, and a path
+    #: prefix if a proxy mounts it below one. The widget and ``/config`` name their
+    #: endpoints under it, whatever ``Host`` a request carries. None: only the demo and
+    #: plain-http localhost take it from ``Host``; other requests get 500 (docs/deploy.md).
+    public_url: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -127,8 +146,22 @@ class Settings:
             values["keep_alive_timeout"] = _int(env, "CONSENT_KEEP_ALIVE_TIMEOUT", minimum=1)
         if env.get("CONSENT_MAX_CONNECTIONS", "") != "":
             values["max_connections"] = _int(env, "CONSENT_MAX_CONNECTIONS", minimum=0)
+        if env.get("CONSENT_PUBLIC_URL", "").strip():
+            values["public_url"] = parse_public_url(env["CONSENT_PUBLIC_URL"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        if self.public_url is not None:  # also when built directly, as tests do
+            object.__setattr__(self, "public_url", parse_public_url(self.public_url))
+
+    @property
+    def public_origin(self) -> str | None:
+        """The origin of :attr:`public_url` (no path): what ``"self"`` means in ``origins``."""
+        if self.public_url is None:
+            return None
+        scheme, rest = self.public_url.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}"
 
     def with_demo_key(self, key_file: Path = DEMO_KEY_FILE) -> Settings:
         """Demo mode: without configured keys, use (or create) a local key file, with a warning."""
@@ -164,6 +197,41 @@ def parse_keys(raw: str) -> tuple[Secret, ...]:
         if len(key.reveal()) < 16:
             raise SettingsError("CONSENT_SECRET_KEYS: every key must be at least 16 characters")
     return keys
+
+
+def parse_public_url(raw: str) -> str:
+    """Check and normalise ``CONSENT_PUBLIC_URL``: ``http(s)://host[:port][/prefix]``.
+
+    The scheme and host are lowercased, a default port and a trailing ``/`` dropped, so
+    the result is the prefix of every URL the service names. Userinfo, a query or a
+    fragment are refused: none belongs in a base URL.
+    """
+    text = raw.strip()
+    problem = "it must look like https://consent.example.se (optionally with a path prefix)"
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    host = HOST.fullmatch(parts.netloc)
+    if scheme not in _DEFAULT_PORTS or host is None or "?" in text or "#" in text:
+        raise SettingsError(f"CONSENT_PUBLIC_URL: {text[:100]!r}: {problem}")
+    port = host.group("port")
+    if port is not None and not 0 < int(port) <= 65535:
+        raise SettingsError(f"CONSENT_PUBLIC_URL: port {port} is out of range")
+    if not _PATH.fullmatch(parts.path):
+        raise SettingsError(f"CONSENT_PUBLIC_URL: {parts.path[:100]!r} is not a plain URL path")
+    netloc = host.group("host").lower().rstrip(".")
+    if port is not None and int(port) != _DEFAULT_PORTS[scheme]:
+        netloc += f":{int(port)}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen address (``--host``) accepts connections from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _int(env: Mapping[str, str], name: str, *, minimum: int) -> int:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -18,6 +19,9 @@ from .settings import Settings
 from .sites import Site, SiteRegistry
 from .store import Store, TextsSnapshot
 from .tokens import ConsentToken, TokenSigner
+
+if TYPE_CHECKING:  # the widget module reads this state: no import at run time
+    from .widget import WidgetCache
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class AppState:
     signer: TokenSigner
     limiter: RateLimiter
     metrics: Metrics
+    #: Each site's compressed widget (:mod:`consent_service.widget`).
+    widgets: WidgetCache
     clock: Callable[[], float] = time.time
     _snapshots: dict[tuple[str, str], TextsSnapshot] = field(default_factory=dict)
 

@@ -311,6 +311,15 @@ def test_self_origin_gets_credentialed_cors_and_preflight(client: TestClient) ->
     _refused(refused, 403, "origin_not_allowed")
 
 
+def test_self_is_the_public_urls_origin_when_set(make_client: Callable[..., TestClient]) -> None:
+    """With CONSENT_PUBLIC_URL, "self" no longer follows whatever Host a request names."""
+    client = make_client(public_url="https://consent.example.se/kakor")
+    public = {"origin": "https://consent.example.se"}
+    assert post_consent(client, {"action": "save"}, headers=public).status_code == 201
+    spoofed = {"origin": "http://evil.example", "host": "evil.example"}
+    _refused(post_consent(client, {"action": "save"}, headers=spoofed), 403, "origin_not_allowed")
+
+
 def test_listed_origin_on_another_host(
     make_client: Callable[..., TestClient], tmp_path: Path
 ) -> None:

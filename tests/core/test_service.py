@@ -145,6 +145,46 @@ def test_serve_without_keys_fails_clearly(tmp_path: Path) -> None:
     assert result.returncode == 2 and "CONSENT_SECRET_KEYS" in result.stderr
 
 
+def _serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``serve`` with ``args``, for a run that must stop before it listens."""
+    environ = {k: v for k, v in os.environ.items() if k != "CONSENT_PUBLIC_URL"}
+    database = f"sqlite:///{tmp_path}/x.db"
+    return subprocess.run(
+        [sys.executable, "-m", "consent_service", "serve", *args, "--database", database],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**environ, "CONSENT_SECRET_KEYS": KEY, **env},
+    )
+
+
+def test_serve_on_a_public_address_without_the_public_url_refuses_to_start(
+    tmp_path: Path,
+) -> None:
+    result = _serve(tmp_path, "--host", "0.0.0.0")
+    assert result.returncode == 2
+    assert "CONSENT_PUBLIC_URL is not set" in result.stderr
+
+
+def test_serve_on_loopback_without_the_public_url_warns(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from consent_service.cli import _check_public_url
+    from consent_service.settings import Settings
+
+    _check_public_url(Settings(), "127.0.0.1")
+    assert "warning: CONSENT_PUBLIC_URL is not set" in capsys.readouterr().err
+    _check_public_url(Settings(public_url="https://consent.example.se"), "0.0.0.0")
+    assert capsys.readouterr().err == ""
+
+
+def test_an_invalid_public_url_refuses_to_start(tmp_path: Path) -> None:
+    result = _serve(tmp_path, CONSENT_PUBLIC_URL="consent.example.se/?x=1")
+    assert result.returncode == 2
+    assert "CONSENT_PUBLIC_URL" in result.stderr and "https://" in result.stderr
+
+
 def test_invalid_config_refuses_to_start(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[sites.demo]\npolicy_version = "1"\n')
