@@ -18,7 +18,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,7 +189,7 @@ class Exporter:
         self._chunk_bytes = chunk_bytes
         self._sha = hashlib.sha256()
 
-    async def chunks(self, rows: AsyncIterator[AuditRow]) -> AsyncIterator[bytes]:
+    async def chunks(self, rows: AsyncIterator[AuditRow]) -> AsyncGenerator[bytes, None]:
         """The file's bytes; rows past ``manifest.upto_seq`` are left out (the export is pinned)."""
         csv_format = self.manifest.format == "csv"
         buffer = io.StringIO()

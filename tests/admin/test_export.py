@@ -7,6 +7,8 @@ import csv
 import hashlib
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -240,3 +242,81 @@ def test_cli_export_of_hostile_cells_checks_and_rehashes(
     capsys.readouterr()
     assert main(["export", "--check", str(out)]) == 0
     assert json.loads(capsys.readouterr().out) == {"ok": True, "rows": 7, "problems": []}
+
+
+def test_cli_export_writes_to_stdout_by_default_and_the_manifest_when_asked(
+    seed: Callable[[], list[dict[str, Any]]],
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    seed()
+    here = tmp_path / "work"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    base = ["export", "--site", "demo", "--database", database_url]
+    file = here / "demo.csv"
+    assert main([*base, "--output", str(file)]) == 0
+    capsysbinary.readouterr()
+
+    assert main(base) == 0
+    plain = capsysbinary.readouterr()
+    assert plain.out == file.read_bytes()  # the file and nothing else
+    assert plain.err == b""
+    assert sorted(p.name for p in here.iterdir()) == ["demo.csv", "demo.csv.manifest.json"]
+
+    side = here / "stdout.manifest.json"
+    assert main([*base, "--output", "-", "--format", "jsonl", "--manifest", str(side)]) == 0
+    dashed = capsysbinary.readouterr()
+    assert dashed.err == b""
+    assert dashed.out.startswith(b'{"seq":')
+    manifest = json.loads(side.read_text())
+    assert manifest["format"] == "jsonl"
+    assert manifest["rows"] == 6
+    assert manifest["sha256"] == hashlib.sha256(dashed.out).hexdigest()
+    saved = here / "saved.jsonl"
+    saved.write_bytes(dashed.out)
+    assert main(["export", "--check", str(saved), "--manifest", str(side)]) == 0
+    assert json.loads(capsysbinary.readouterr().out)["ok"] is True
+
+    assert main([*base, "--manifest", "-"]) == 2  # standard output is the file's alone
+    assert capsysbinary.readouterr().out == b""
+
+    assert main(["access-log", "--database", database_url]) == 0
+    entries = [json.loads(line) for line in capsysbinary.readouterr().out.splitlines()]
+    assert [e["detail"]["output"] for e in entries] == [str(file), "-", "-"]
+
+
+def _append_many(database_url: str, count: int) -> None:
+    async def go() -> None:
+        store = open_store(database_url)
+        await store.open()
+        try:
+            await store.migrate()
+            await store.append([event("demo", n) for n in range(count)])
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("dash", [False, True])
+def test_cli_export_to_a_pipe_that_closes_early_stops_quietly(
+    dash: bool, database_url: str, tmp_path: Path
+) -> None:
+    _append_many(database_url, 3000)  # about 1.3 MB of CSV: far more than a pipe holds
+    command = [sys.executable, "-m", "consent_service", "export", "--site", "demo"]
+    command += ["--database", database_url] + (["--output", "-"] if dash else [])
+    pipe, here = subprocess.PIPE, tmp_path / "work"
+    here.mkdir()
+    with subprocess.Popen(command, stdout=pipe, stderr=pipe, cwd=here) as exporter:
+        assert exporter.stdout is not None
+        with subprocess.Popen(["head", "-c", "10"], stdin=exporter.stdout, stdout=pipe) as head:
+            exporter.stdout.close()  # head holds the only read end now
+            taken, _ = head.communicate(timeout=60)
+        _, complaint = exporter.communicate(timeout=60)
+    assert taken == b"seq,event_"
+    assert complaint == b""
+    assert exporter.returncode == 141  # as if ended by SIGPIPE, the shell's convention
+    assert list(here.iterdir()) == []  # no manifest unless asked
