@@ -8,13 +8,16 @@ a formula, and reading it back must still give the row that was stored, hash and
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent_service.audit import GENESIS, AuditRow, ConsentEvent, chain, row_hash
+from consent_service.audit import GENESIS, ROW_FIELDS, AuditRow, ConsentEvent, chain, row_hash
 from consent_service.export import (
     BREAKS,
     RISKY,
@@ -25,7 +28,7 @@ from consent_service.export import (
     restore,
 )
 
-from .strategies import PROPERTY
+from .strategies import PROPERTY, json_values
 
 #: Texts that start with, and are full of, the characters the rule is about.
 _AWKWARD = st.text(alphabet=RISKY + BREAKS + "',\"a1 {}", max_size=12)
@@ -101,3 +104,11 @@ def test_no_cell_starts_a_formula_however_the_file_is_split(batch: list[ConsentE
     for delimiter in ";\t":
         for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
             assert not any(field.startswith(_FORMULA_STARTS) for field in record), record
+
+
+@given(events(), st.dictionaries(texts, st.booleans() | json_values, max_size=4))
+@PROPERTY
+def test_the_choices_cell_is_what_json_dumps_writes(one: ConsentEvent, choices: Any) -> None:
+    [row] = chain([dataclasses.replace(one, choices=choices)], 1, {one.site_id: GENESIS})
+    cell = restore(csv_values(row)[ROW_FIELDS.index("choices")])
+    assert cell == json.dumps(choices, ensure_ascii=False, separators=(",", ":"))
