@@ -11,7 +11,8 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
+from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -99,14 +100,29 @@ def add_commands(sub: Any) -> None:
     export = sub.add_parser(
         "export",
         help="export a site's audit rows to CSV or JSON Lines, with a manifest",
-        description="Write FILE (oldest first, streamed) and FILE.manifest.json; or, with "
+        description="Write a site's rows, oldest first, streamed: to standard output, or "
+        "with --output FILE to FILE and its manifest to FILE.manifest.json. Or, with "
         "--check FILE, check a file against its manifest.",
     )
     export.add_argument("--site", help="site id")
     export.add_argument("--since", help="start date (YYYY-MM-DD) or ISO date-time, inclusive")
     export.add_argument("--until", help="end; a bare date includes that whole day")
-    export.add_argument("--format", choices=FORMATS, help="default: from the file name, else csv")
-    export.add_argument("--output", type=Path, help="the file to write")
+    export.add_argument(
+        "--format", choices=FORMATS, help="default: jsonl for a .jsonl/.ndjson FILE, else csv"
+    )
+    export.add_argument(
+        "--output",
+        metavar="FILE",
+        default="-",
+        help="the file to write; - (the default) for standard output",
+    )
+    export.add_argument(
+        "--manifest",
+        type=Path,
+        metavar="PATH",
+        help="write the manifest to PATH (default: FILE.manifest.json with --output FILE, "
+        "none on standard output); with --check, the manifest to check against",
+    )
     export.add_argument("--check", type=Path, metavar="FILE", help="check FILE and exit")
     _database_arg(export)
     export.set_defaults(func=cmd_export)
@@ -176,18 +192,23 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """``export``: write FILE and FILE.manifest.json, or ``--check FILE``."""
+    """``export``: write the rows to standard output or FILE (and a manifest), or ``--check``."""
     if args.check is not None:
-        return _check(args.check)
-    if not args.site or not args.output:
-        print("error: export needs --site and --output (or --check FILE)", file=sys.stderr)
+        return _check(args.check, args.manifest)
+    if not args.site:
+        print("error: export needs --site (or --check FILE)", file=sys.stderr)
         return 2
-    output: Path = args.output
-    fmt = args.format or ("jsonl" if output.suffix in (".jsonl", ".ndjson") else "csv")
+    if args.manifest == Path("-"):
+        print("error: --manifest needs a file name, not -", file=sys.stderr)
+        return 2
+    output = None if args.output == "-" else Path(args.output)
+    side = args.manifest or (None if output is None else manifest_path(output))
+    named_jsonl = output is not None and output.suffix in (".jsonl", ".ndjson")
+    fmt = args.format or ("jsonl" if named_jsonl else "csv")
     since = _moment("since", args.since)
     until = _moment("until", args.until, end=True)
 
-    async def work(store: Store) -> Manifest:
+    async def work(store: Store) -> Manifest | None:
         manifest = Manifest(
             site_id=args.site,
             format=fmt,
@@ -195,34 +216,67 @@ def cmd_export(args: argparse.Namespace) -> int:
             until=format_time(until) if until else None,
             upto_seq=await store.last_seq(),
         )
+        where = "-" if output is None else str(output)
         await accesslog.record(
-            store,
-            None,
-            args.site,
-            "export",
-            {**manifest.to_dict(), "output": str(output)},
-            args.now(),
+            store, None, args.site, "export", {**manifest.to_dict(), "output": where}, args.now()
         )
         exporter = Exporter(manifest)
-        partial = output.with_name(output.name + ".partial")
-        with partial.open("wb") as handle:
-            async for chunk in exporter.chunks(
-                store.iter_rows(site_id=args.site, since=since, until=until)
-            ):
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.replace(output)
+        rows = store.iter_rows(site_id=args.site, since=since, until=until)
+        async with aclosing(exporter.chunks(rows)) as chunks:
+            if output is None:
+                if not await _to_stdout(chunks):
+                    return None
+            else:
+                await _to_file(chunks, output)
         return exporter.manifest
 
     manifest = _with_store(args, work)
-    manifest_path(output).write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
-    print(json.dumps(manifest.to_dict(), indent=2))
+    if manifest is None:
+        return _BROKEN_PIPE
+    if side is not None:
+        side.write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
+    if output is not None:
+        print(json.dumps(manifest.to_dict(), indent=2))
     return 0
 
 
-def _check(path: Path) -> int:
-    side = manifest_path(path)
+#: The exit status a shell reports for a process ended by SIGPIPE (128 + 13).
+_BROKEN_PIPE = 141
+
+
+async def _to_file(chunks: AsyncIterable[bytes], output: Path) -> None:
+    """Write ``chunks`` to ``output`` whole or not at all: via ``FILE.partial``, synced."""
+    partial = output.with_name(output.name + ".partial")
+    with partial.open("wb") as handle:
+        async for chunk in chunks:
+            handle.write(chunk)
+        handle.flush()
+        os.fsync(handle.fileno())
+    partial.replace(output)
+
+
+async def _to_stdout(chunks: AsyncIterable[bytes]) -> bool:
+    """Write ``chunks`` to standard output as bytes; False when its reader went away.
+
+    A reader that stops early (``| head``) is normal in a pipe: the export stops without a
+    word, and standard output is pointed at the null device so that the interpreter's
+    last flush at exit does not complain about the closed pipe either.
+    """
+    out = sys.stdout.buffer
+    try:
+        async for chunk in chunks:
+            out.write(chunk)
+        out.flush()
+    except BrokenPipeError:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+        return False
+    return True
+
+
+def _check(path: Path, side: Path | None) -> int:
+    side = side or manifest_path(path)
     if not side.exists():
         print(f"error: no manifest {side}", file=sys.stderr)
         return 2

@@ -175,7 +175,9 @@ OPENAPI: dict[str, Any] = {
             "parameters": [SITE_PARAM, *_EXPORT_QUERY],
             "responses": {
                 "200": {
-                    "description": "The file (CSV with a header, or JSON Lines)",
+                    "description": "The file: CSV with a header, its cells made safe to "
+                    "open in a spreadsheet, reversibly (docs/admin.md, Exports); or JSON "
+                    "Lines, exactly as stored",
                     "headers": {"Kakor-Upto-Seq": {"schema": {"type": "integer"}}},
                     "content": {
                         "text/csv": {"schema": {"type": "string"}},
