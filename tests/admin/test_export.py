@@ -21,6 +21,7 @@ from consent_service.cli import main
 from consent_service.export import manifest_path, parse_csv, parse_file, parse_jsonl
 from consent_service.store import open_store
 
+from ..conftest import EDGES
 from ..core.helpers import event
 from .conftest import bearer, consent, stored_rows
 
@@ -58,6 +59,7 @@ def test_c23_export_parses_back_to_exactly_the_rows_stored(
     assert manifest["chain_head"] == stored[-1].hash
 
 
+@pytest.mark.parametrize("clock", EDGES, indirect=True)
 def test_export_is_pinned_and_filtered_by_period(
     admin_client: TestClient,
     make_token: Callable[..., str],
