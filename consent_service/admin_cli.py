@@ -208,7 +208,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     since = _moment("since", args.since)
     until = _moment("until", args.until, end=True)
 
-    async def work(store: Store) -> Manifest | None:
+    async def work(store: Store) -> Manifest:
         manifest = Manifest(
             site_id=args.site,
             format=fmt,
@@ -222,26 +222,19 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
         exporter = Exporter(manifest)
         rows = store.iter_rows(site_id=args.site, since=since, until=until)
-        async with aclosing(exporter.chunks(rows)) as chunks:
+        async with aclosing(exporter.chunks(rows)) as chunks:  # closed early on a broken pipe
             if output is None:
-                if not await _to_stdout(chunks):
-                    return None
+                await _to_stdout(chunks)
             else:
                 await _to_file(chunks, output)
         return exporter.manifest
 
     manifest = _with_store(args, work)
-    if manifest is None:
-        return _BROKEN_PIPE
     if side is not None:
         side.write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
     if output is not None:
         print(json.dumps(manifest.to_dict(), indent=2))
     return 0
-
-
-#: The exit status a shell reports for a process ended by SIGPIPE (128 + 13).
-_BROKEN_PIPE = 141
 
 
 async def _to_file(chunks: AsyncIterable[bytes], output: Path) -> None:
@@ -255,24 +248,12 @@ async def _to_file(chunks: AsyncIterable[bytes], output: Path) -> None:
     partial.replace(output)
 
 
-async def _to_stdout(chunks: AsyncIterable[bytes]) -> bool:
-    """Write ``chunks`` to standard output as bytes; False when its reader went away.
-
-    A reader that stops early (``| head``) is normal in a pipe: the export stops without a
-    word, and standard output is pointed at the null device so that the interpreter's
-    last flush at exit does not complain about the closed pipe either.
-    """
+async def _to_stdout(chunks: AsyncIterable[bytes]) -> None:
+    """Write ``chunks`` to standard output as bytes (a reader that goes away: see ``main``)."""
     out = sys.stdout.buffer
-    try:
-        async for chunk in chunks:
-            out.write(chunk)
-        out.flush()
-    except BrokenPipeError:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
-        return False
-    return True
+    async for chunk in chunks:
+        out.write(chunk)
+    out.flush()
 
 
 def _check(path: Path, side: Path | None) -> int:

@@ -277,7 +277,21 @@ def main(argv: Sequence[str] | None = None, *, now: Callable[[], datetime] = utc
     args.now = now
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
     except (SettingsError, ConfigError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # A reader that stops early (`| head`) is normal in a pipe: stop without a word,
+        # and point standard output at the null device so that the interpreter's last
+        # flush at exit does not complain about the closed pipe either.
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+        return BROKEN_PIPE
+
+
+#: The exit status a shell reports for a process ended by SIGPIPE (128 + 13).
+BROKEN_PIPE = 141

@@ -322,3 +322,22 @@ def test_cli_export_to_a_pipe_that_closes_early_stops_quietly(
     assert complaint == b""
     assert exporter.returncode == 141  # as if ended by SIGPIPE, the shell's convention
     assert list(here.iterdir()) == []  # no manifest unless asked
+
+
+def test_any_command_into_a_pipe_that_closes_early_stops_quietly(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Not only export: a command whose reader has already gone (``| head -c 0``, which
+    exits before the interpreter has started) ends without a traceback, as SIGPIPE would."""
+    _append_many(database_url, 10)
+    argv = [sys.executable, "-m", "consent_service", "verify", "--database", database_url]
+    pipe = subprocess.PIPE
+    with subprocess.Popen(argv, stdout=pipe, stderr=pipe) as cli:
+        assert cli.stdout is not None
+        with subprocess.Popen(["head", "-c", "0"], stdin=cli.stdout, stdout=pipe) as head:
+            cli.stdout.close()
+            taken, _ = head.communicate(timeout=60)
+        _, complaint = cli.communicate(timeout=60)
+    assert taken == b""
+    assert complaint == b""
+    assert cli.returncode == 141
