@@ -48,15 +48,21 @@ def test_c23_export_parses_back_to_exactly_the_rows_stored(
     assert [r.seq for r in rows] == sorted(r.seq for r in rows)
     assert {r.site_id for r in rows} == {"demo"}
 
+    manifest = _manifest_of(admin_client, token, fmt, answer)
+    assert manifest["rows"] == 6
+    assert (manifest["first_seq"], manifest["last_seq"]) == (stored[0].seq, stored[-1].seq)
+    assert manifest["chain_head"] == stored[-1].hash
+
+
+def _manifest_of(client: TestClient, token: str, fmt: str, answer: Any) -> dict[str, Any]:
+    """The manifest of the export ``answer`` (same pin), checked against its bytes."""
     upto = answer.headers["kakor-upto-seq"]
-    manifest = admin_client.get(
+    manifest: dict[str, Any] = client.get(
         f"/admin/v1/sites/demo/consents/manifest?format={fmt}&upto_seq={upto}",
         headers=bearer(token),
     ).json()
     assert manifest["sha256"] == hashlib.sha256(answer.content).hexdigest()
-    assert manifest["rows"] == 6
-    assert (manifest["first_seq"], manifest["last_seq"]) == (stored[0].seq, stored[-1].seq)
-    assert manifest["chain_head"] == stored[-1].hash
+    return manifest
 
 
 @pytest.mark.parametrize("clock", EDGES, indirect=True)
@@ -217,13 +223,7 @@ def test_hostile_cells_are_neutralised_in_csv_and_exact_in_jsonl(
         rows = list(parse_jsonl(io.StringIO(answer.content.decode("utf-8"))))
     assert rows == stored
     assert all(row_hash(r.seq, r.prev_hash, r) == r.hash for r in rows)
-    upto = answer.headers["kakor-upto-seq"]
-    manifest = admin_client.get(
-        f"/admin/v1/sites/demo/consents/manifest?format={fmt}&upto_seq={upto}",
-        headers=bearer(token),
-    ).json()
-    assert manifest["sha256"] == hashlib.sha256(answer.content).hexdigest()
-    assert manifest["rows"] == len(_HOSTILE)
+    assert _manifest_of(admin_client, token, fmt, answer)["rows"] == len(_HOSTILE)
 
 
 @pytest.mark.parametrize("suffix", ["csv", "jsonl"])

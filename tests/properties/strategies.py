@@ -1,13 +1,16 @@
-"""Hypothesis strategies shared by the property suites: JSON values and site configs."""
+"""Hypothesis strategies shared by the property suites: JSON values, site configs, events."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from datetime import datetime
 from typing import Any
 
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from consent_service.audit import ConsentEvent
 from consent_service.sites import TEXT_KEYS, Site, parse_sites
 
 #: Any JSON value, as ``json.loads`` could hand it to the service.
@@ -107,3 +110,22 @@ def sites(draw: st.DrawFn) -> Site:
 PROPERTY = settings(
     deadline=None, max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "60")), database=None
 )
+
+
+def consent_events(
+    text: st.SearchStrategy[str],
+    *,
+    choices: st.SearchStrategy[Any],
+    created_at: st.SearchStrategy[datetime],
+    detail: st.SearchStrategy[Any],
+) -> st.SearchStrategy[ConsentEvent]:
+    """Events whose every string field (the dataclass's, whatever they are) is drawn from
+    ``text``: what a stored row may hold once someone with database access wrote it."""
+    special: dict[str, st.SearchStrategy[Any]] = {
+        "choices": choices,
+        "gpc": st.booleans(),
+        "created_at": created_at,
+        "detail": detail,
+    }
+    fields = {f.name: special.get(f.name, text) for f in dataclasses.fields(ConsentEvent)}
+    return st.builds(ConsentEvent, **fields)

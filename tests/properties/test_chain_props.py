@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from consent_service.audit import GENESIS, ROW_FIELDS, AuditRow, ChainVerifier, ConsentEvent, chain
 from consent_service.choices import Choices
 
-from .strategies import PROPERTY
+from .strategies import PROPERTY, consent_events
 
 _START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -149,22 +149,15 @@ _any_choices = _bool_choices | _bool_choices.map(lambda c: Choices(c.items(), si
 @st.composite
 def any_rows(draw: st.DrawFn) -> tuple[int, ConsentEvent]:
     """Events with arbitrary text in every string field, as a stored row may hold."""
-    event = ConsentEvent(
-        site_id=draw(_any_text),
-        consent_id=draw(_any_text),
-        action=draw(_any_text),
-        choices=draw(_any_choices),
-        policy_version=draw(_any_text),
-        texts_hash=draw(_any_text),
-        language=draw(_any_text),
-        widget_version=draw(_any_text),
-        page=draw(_any_text),
-        ip=draw(_any_text),
-        browser=draw(_any_text),
-        gpc=draw(st.booleans()),
-        created_at=_START + timedelta(microseconds=draw(st.integers(-(10**12), 10**12))),
-        event_id=draw(_any_text),
-        detail=draw(st.none() | st.dictionaries(_any_text, st.integers(), max_size=3)),
+    event = draw(
+        consent_events(
+            _any_text,
+            choices=_any_choices,
+            created_at=st.integers(-(10**12), 10**12).map(
+                lambda us: _START + timedelta(microseconds=us)
+            ),
+            detail=st.none() | st.dictionaries(_any_text, st.integers(), max_size=3),
+        )
     )
     return draw(st.integers(1, 2**53)), event
 

@@ -28,7 +28,7 @@ from consent_service.export import (
     restore,
 )
 
-from .strategies import PROPERTY, json_values
+from .strategies import PROPERTY, consent_events, json_values
 
 #: Texts that start with, and are full of, the characters the rule is about.
 _AWKWARD = st.text(alphabet=RISKY + BREAKS + "',\"a1 {}", max_size=12)
@@ -36,26 +36,13 @@ texts = st.text(max_size=16) | _AWKWARD
 _FORMULA_STARTS = tuple("=+-@\t\r")
 
 
-@st.composite
-def events(draw: st.DrawFn) -> ConsentEvent:
-    return ConsentEvent(
-        site_id=draw(texts),
-        consent_id=draw(texts),
-        action=draw(texts),
-        choices=draw(st.dictionaries(texts, st.booleans(), max_size=3)),
-        policy_version=draw(texts),
-        texts_hash=draw(texts),
-        language=draw(texts),
-        widget_version=draw(texts),
-        page=draw(texts),
-        ip=draw(texts),
-        browser=draw(texts),
-        gpc=draw(st.booleans()),
-        created_at=draw(
-            st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=st.just(UTC))
-        ),
-        event_id=draw(texts),
-        detail=draw(st.none() | st.dictionaries(texts, texts, max_size=2)),
+def events() -> st.SearchStrategy[ConsentEvent]:
+    """Events with awkward text in every string field."""
+    return consent_events(
+        texts,
+        choices=st.dictionaries(texts, st.booleans(), max_size=3),
+        created_at=st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=st.just(UTC)),
+        detail=st.none() | st.dictionaries(texts, texts, max_size=2),
     )
 
 
