@@ -159,13 +159,13 @@ async def _export_setup(request: Request, action: str) -> tuple[AppState, Manife
     since, until = _period(request)
     fmt = _format(request)
     raw_upto = request.query_params.get("upto_seq")
-    if raw_upto:
-        try:
-            upto = int(raw_upto)
-        except ValueError:
-            raise InvalidField("upto_seq", "must be an integer") from None
-        if not 0 <= upto <= MAX_SEQ:
-            raise InvalidField("upto_seq", f"must be between 0 and {MAX_SEQ}")
+    if raw_upto is not None:
+        # Decimal ASCII digits only (int() would also take " 7", "1_000" and "٧"), and
+        # no more of them than the largest seq has (int() refuses over 4,300 with a 500).
+        digits = raw_upto.isascii() and raw_upto.isdigit() and len(raw_upto) <= len(str(MAX_SEQ))
+        if not digits or int(raw_upto) > MAX_SEQ:
+            raise InvalidField("upto_seq", f"must be an integer from 0 to {MAX_SEQ}")
+        upto = int(raw_upto)
     else:
         upto = await st.store.last_seq()
     manifest = Manifest(

@@ -89,7 +89,9 @@ def test_a_moment_no_date_time_can_hold_is_422(
     assert error["message"].split(":")[0] in ("since", "until")
 
 
-@pytest.mark.parametrize("upto", ["-1", str(2**63), "9" * 40])
+@pytest.mark.parametrize(
+    "upto", ["-1", str(2**63), "9" * 40, "", "1_000", "%20%207", "%D9%A7", "9" * 5000]
+)
 def test_an_upto_seq_no_store_can_hold_is_422(
     admin_client: TestClient, make_token: Callable[..., str], upto: str
 ) -> None:
