@@ -121,16 +121,20 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 def _hardening(settings: Settings) -> dict[str, object]:
     """Server limits against abusive clients (see docs/security.md).
 
-    h11, not httptools: httptools buffers headers of any size, h11 closes a connection
-    whose headers are still incomplete past ``max_header_bytes`` (400); a complete
-    request over it gets 431 from :class:`~consent_service.limits.HeaderLimit`. The
-    protocol class answers its own 400 and the 503 past ``max_connections`` in the JSON
-    error shape (:mod:`consent_service.protocols`).
+    The protocol class (:mod:`consent_service.protocols`) is uvicorn's parser of choice
+    (``CONSENT_HTTP_PARSER``) with a bound on the request line and headers while they
+    are incomplete (400) and on the time they take to arrive (408), and the JSON error
+    shape for what the server answers itself; a complete request over the size limit
+    gets 431 from :class:`~consent_service.limits.HeaderLimit`.
     """
     from .protocols import protocol_class  # the server's parsers: only for serving
 
     return {
-        "http": protocol_class("h11"),
+        "http": protocol_class(
+            settings.http_parser,
+            max_head_bytes=settings.max_header_bytes,
+            head_timeout=settings.header_timeout,
+        ),
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "timeout_keep_alive": settings.keep_alive_timeout,
         "limit_concurrency": settings.max_connections or None,

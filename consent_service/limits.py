@@ -1,6 +1,6 @@
 """Request-size limits below the routes: the request line and headers together.
 
-The server (h11) refuses a request whose headers are still incomplete past
+The server (:mod:`consent_service.protocols`) refuses a request whose headers are still incomplete past
 ``max_header_bytes`` (400, connection closed); this middleware refuses a complete one
 that is over it (431), so no handler ever sees a request larger than the limit.
 """

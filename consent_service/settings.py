@@ -39,7 +39,12 @@ ENV_VARS = (
     "CONSENT_KEEP_ALIVE_TIMEOUT",
     "CONSENT_MAX_CONNECTIONS",
     "CONSENT_PUBLIC_URL",
+    "CONSENT_HTTP_PARSER",
+    "CONSENT_HEADER_TIMEOUT",
 )
+
+#: The parsers ``CONSENT_HTTP_PARSER`` may name (uvicorn's two HTTP/1.1 protocols).
+HTTP_PARSERS = ("httptools", "h11")
 
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 #: A ``host[:port]`` as a browser sends it in ``Host``: a DNS name, an IPv4 address or a
@@ -108,6 +113,10 @@ class Settings:
     keep_alive_timeout: int = 5
     #: Connections and requests in flight per process before new ones get 503; 0 = no cap.
     max_connections: int = 1000
+    #: The HTTP/1.1 parser ``serve`` runs: ``httptools`` (fast, C) or ``h11`` (pure Python).
+    http_parser: str = "httptools"
+    #: Seconds a client may take to send a request line and headers (408 beyond it).
+    header_timeout: float = 10.0
     #: Where browsers reach the service (``CONSENT_PUBLIC_URL``): the origin, and a path
     #: prefix if a proxy mounts it below one. The widget and ``/config`` name their
     #: endpoints under it, whatever ``Host`` a request carries. None: only the demo and
@@ -146,12 +155,21 @@ class Settings:
             values["keep_alive_timeout"] = _int(env, "CONSENT_KEEP_ALIVE_TIMEOUT", minimum=1)
         if env.get("CONSENT_MAX_CONNECTIONS", "") != "":
             values["max_connections"] = _int(env, "CONSENT_MAX_CONNECTIONS", minimum=0)
+        if env.get("CONSENT_HTTP_PARSER"):
+            values["http_parser"] = env["CONSENT_HTTP_PARSER"].strip().lower()
+        if env.get("CONSENT_HEADER_TIMEOUT"):
+            values["header_timeout"] = float(_int(env, "CONSENT_HEADER_TIMEOUT", minimum=1))
         if env.get("CONSENT_PUBLIC_URL", "").strip():
             values["public_url"] = parse_public_url(env["CONSENT_PUBLIC_URL"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
     def __post_init__(self) -> None:
+        if self.http_parser not in HTTP_PARSERS:
+            raise SettingsError(
+                f"CONSENT_HTTP_PARSER must be one of {', '.join(HTTP_PARSERS)}, "
+                f"got {self.http_parser!r}"
+            )
         if self.public_url is not None:  # also when built directly, as tests do
             object.__setattr__(self, "public_url", parse_public_url(self.public_url))
 

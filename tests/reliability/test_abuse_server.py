@@ -7,7 +7,9 @@ while the slow ones are still being held (or before the slow one is timed out).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +24,24 @@ from .server import Server, running
 BODY_TIMEOUT = 2  # seconds: CONSENT_BODY_TIMEOUT for these servers
 
 
+HEADER_TIMEOUT = 2  # seconds: CONSENT_HEADER_TIMEOUT for these servers
+
+
+@pytest.fixture(params=["httptools", "h11"])
+def parser(request: pytest.FixtureRequest) -> str:
+    """Each server test runs under both parsers ``CONSENT_HTTP_PARSER`` offers."""
+    value: str = request.param
+    return value
+
+
 @pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
-    env = {"CONSENT_BODY_TIMEOUT": str(BODY_TIMEOUT), "CONSENT_RATE_LIMIT": "2"}
+def server(tmp_path: Path, database_url: str, parser: str) -> Iterator[Server]:
+    env = {
+        "CONSENT_BODY_TIMEOUT": str(BODY_TIMEOUT),
+        "CONSENT_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
+        "CONSENT_RATE_LIMIT": "2",
+        "CONSENT_HTTP_PARSER": parser,
+    }
     with running(database_url, tmp_path / "server.log", env=env) as srv:
         yield srv
 
@@ -226,6 +243,70 @@ def test_a_client_hanging_up_mid_body_is_no_server_error(server: Server, databas
     log = server.log_path.read_text()
     assert "Traceback" not in log and "unhandled error" not in log, log[-2000:]
     assert sqlite_rows(database_url) == 0
+
+
+def test_a_head_that_stalls_is_cut_off_with_a_408(server: Server) -> None:
+    """Slowloris: a client that sends its headers a byte at a time, or stops half-way, or
+    opens a connection and says nothing, is answered 408 in the error shape and closed
+    once CONSENT_HEADER_TIMEOUT has passed since the head began; a normal request on
+    another connection meanwhile is served."""
+
+    async def dribble(writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.25)
+
+    async def go() -> tuple[list[bytes], float, int]:
+        started = time.monotonic()
+        streams = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
+        half, slow, _silent = streams
+        half[1].write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        feeder = asyncio.ensure_future(dribble(slow[1]))
+        async with httpx.AsyncClient() as client:
+            served = (await client.get(f"{server.base_url}/healthz")).status_code
+        answers = [
+            await asyncio.wait_for(reader.read(-1), HEADER_TIMEOUT * 5) for reader, _ in streams
+        ]
+        took = time.monotonic() - started
+        feeder.cancel()
+        for _, writer in streams:
+            writer.close()
+        return answers, took, served
+
+    answers, took, served = asyncio.run(go())
+    assert served == 200
+    for answer in answers:
+        status, media, body = _error(answer)
+        assert (status, media, body["error"]["code"]) == (
+            408,
+            "application/json",
+            "request_timeout",
+        )
+    assert took >= HEADER_TIMEOUT  # not before the limit (the bound after it is wait_for's)
+
+
+def test_a_head_in_time_is_served_however_it_arrives(server: Server) -> None:
+    """The limit is on the whole head, not on a pause: a head sent in pieces within the
+    time, and a keep-alive connection's second request, are served."""
+
+    async def go() -> list[int]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        codes = []
+        for _ in range(2):
+            for piece in (b"GET /healthz HTTP/1.1\r\n", b"Host: x\r\n", b"\r\n"):
+                writer.write(piece)
+                await writer.drain()
+                await asyncio.sleep(HEADER_TIMEOUT / 5)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"content-length: (\d+)", head.lower())[1])  # type: ignore[index]
+            await reader.readexactly(length)
+            codes.append(_status(head))
+        writer.close()
+        return codes
+
+    assert asyncio.run(go()) == [200, 200]
 
 
 def test_slow_headers_do_not_block_others(server: Server) -> None:
