@@ -1,15 +1,20 @@
 """Consent throughput: the service as it runs by default against a bare Starlette app.
 
-Both run under exactly the uvicorn options `consent-service serve` uses
-(`cli.server_options`: one process, the h11 parser with the header limits, proxy
-headers, no access log), are driven by the same load generator (wrk, one thread, the
-same POST body) at the same number of connections, and are measured alternately in
-the same run. The service writes every consent to SQLite (WAL, synchronous=FULL)
-before answering 201; after the run the benchmark checks that the rows stored cover
-the 201s wrk counted and that the chain verifies. Target (issue 2): service
-throughput >= 0.6 x the bare app; docs/performance.md says at which loads it holds.
+The baseline is what a user would reach for: a bare Starlette app under uvicorn's
+defaults (httptools and uvloop; access log off, as the service's is). The service
+runs exactly as `consent-service serve` runs it (`cli.server_options`: one process,
+its protocol class with the header limits, proxy headers, no access log). Both are
+driven by the same load generator (wrk, one thread, the same POST body) at the same
+number of connections, measured alternately in the same run. The service writes every
+consent to SQLite (WAL, synchronous=FULL) before answering 201; after the run the
+benchmark checks that the rows stored cover the 201s wrk counted and that the chain
+verifies. Target: service throughput >= 0.6 x the bare app at 32 and 128 connections.
 
-    python -m benchmarks.consent_throughput [--seconds 8] [--connections 32,128,256] [--rounds 3]
+Beside the headline it reports the same pair on uvicorn's h11 parser
+(`CONSENT_HTTP_PARSER=h11` for the service, `--http h11` for the bare app), so the
+cost of the parser shows apart from the cost of the service (`--no-h11` skips it).
+
+    python -m benchmarks.consent_throughput [--seconds 8] [--connections 32,128] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -119,14 +124,65 @@ def _cpu_median(runs: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
+#: The servers of one round, in the order they run (each pair back to back).
+APPS = ("bare", "kakor", "bare-h11", "kakor-h11")
+
+
+def _measure(
+    which: str, env: dict[str, str], script: Path, seconds: int, connections: int
+) -> dict[str, float]:
+    """One wrk run against a fresh server ``which``, with its CPU per request."""
+    parser = {"CONSENT_HTTP_PARSER": "h11"} if which == "kakor-h11" else {}
+    app = "kakor" if which.startswith("kakor") else which
+    proc, base = _start(app, {**env, **parser})
+    try:
+        user, system = cpu_times(proc.pid)
+        result = _wrk(base, script, seconds, connections)
+        user_after, system_after = cpu_times(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    done = max(result["requests"], 1)
+    result["cpu_user_us_per_request"] = round((user_after - user) / done * 1e6, 1)
+    result["cpu_sys_us_per_request"] = round((system_after - system) / done * 1e6, 1)
+    return result
+
+
+def _compare(
+    kakor: list[dict[str, float]], bare: list[dict[str, float]], suffix: str
+) -> dict[str, object]:
+    """The figures of one pair (``suffix`` "" for the headline, "-h11" beside it)."""
+    k_rps = statistics.median(r["rps"] for r in kakor)
+    b_rps = statistics.median(r["rps"] for r in bare)
+    tag = suffix.replace("-", "_")
+    return {
+        f"bare{tag}_rps_median": round(b_rps, 1),
+        f"kakor{tag}_rps_median": round(k_rps, 1),
+        f"ratio{tag}": round(k_rps / b_rps, 3),
+        # Each round runs bare then kakor back to back: a slow spell on a shared host
+        # hits both halves of a pair, so the median of the pairs moves less.
+        f"ratio{tag}_paired_median": round(
+            statistics.median(k["rps"] / b["rps"] for k, b in zip(kakor, bare, strict=True)), 3
+        ),
+        f"kakor{tag}_p50_ms": statistics.median(r["p50_ms"] for r in kakor),
+        f"kakor{tag}_p99_ms": statistics.median(r["p99_ms"] for r in kakor),
+        f"bare{tag}_p50_ms": statistics.median(r["p50_ms"] for r in bare),
+        f"kakor{tag}_non2xx": sum(r["non2xx"] for r in kakor),
+        # Server CPU per request (all its threads): less sensitive to a busy host.
+        f"kakor{tag}_cpu_us_per_request": _cpu_median(kakor),
+        f"bare{tag}_cpu_us_per_request": _cpu_median(bare),
+    }
+
+
 def main() -> None:
     """Run the comparison at each connection count and print a JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument(
-        "--connections", default="32,128,256", help="comma-separated wrk connection counts"
+        "--connections", default="32,128", help="comma-separated wrk connection counts"
     )
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-h11", action="store_true", help="skip the pair on the h11 parser")
     args = parser.parse_args()
     levels = [int(c) for c in args.connections.split(",")]
     if not shutil.which("wrk"):
@@ -148,53 +204,22 @@ def main() -> None:
         "rounds": args.rounds,
         "target": 0.6,
     }
+    apps = list(APPS) if not args.no_h11 else ["bare", "kakor"]
     acknowledged = 0
     results = []
     for connections in levels:
-        runs: dict[str, list[dict[str, float]]] = {"kakor": [], "bare": []}
+        runs: dict[str, list[dict[str, float]]] = {app: [] for app in apps}
         for _ in range(args.rounds):
-            for which in ("bare", "kakor"):
-                proc, base = _start(which, env)
-                try:
-                    user, system = cpu_times(proc.pid)
-                    result = _wrk(base, script, args.seconds, connections)
-                    user_after, system_after = cpu_times(proc.pid)
-                finally:
-                    proc.terminate()
-                    proc.wait(timeout=30)
-                done = max(result["requests"], 1)
-                result["cpu_user_us_per_request"] = round((user_after - user) / done * 1e6, 1)
-                result["cpu_sys_us_per_request"] = round((system_after - system) / done * 1e6, 1)
+            for which in apps:
+                result = _measure(which, env, script, args.seconds, connections)
                 runs[which].append(result)
-                if which == "kakor":  # the start-up probe's consent counts too
+                if which.startswith("kakor"):  # the start-up probe's consent counts too
                     acknowledged += int(result["requests"] - result["non2xx"]) + 1
-        kakor = statistics.median(r["rps"] for r in runs["kakor"])
-        bare = statistics.median(r["rps"] for r in runs["bare"])
-        results.append(
-            {
-                "connections": connections,
-                "bare_rps_median": round(bare, 1),
-                "kakor_rps_median": round(kakor, 1),
-                "ratio": round(kakor / bare, 3),
-                # Each round runs bare then kakor back to back: a slow spell on a shared
-                # host hits both halves of a pair, so the median of the pairs moves less.
-                "ratio_paired_median": round(
-                    statistics.median(
-                        k["rps"] / b["rps"]
-                        for k, b in zip(runs["kakor"], runs["bare"], strict=True)
-                    ),
-                    3,
-                ),
-                "kakor_p50_ms": statistics.median(r["p50_ms"] for r in runs["kakor"]),
-                "kakor_p99_ms": statistics.median(r["p99_ms"] for r in runs["kakor"]),
-                "bare_p50_ms": statistics.median(r["p50_ms"] for r in runs["bare"]),
-                "kakor_non2xx": sum(r["non2xx"] for r in runs["kakor"]),
-                # Server CPU per request (all its threads): less sensitive to a busy host.
-                "kakor_cpu_us_per_request": _cpu_median(runs["kakor"]),
-                "bare_cpu_us_per_request": _cpu_median(runs["bare"]),
-                "runs": runs,
-            }
-        )
+        level: dict[str, object] = {"connections": connections}
+        for suffix in ("", "-h11") if "kakor-h11" in runs else ("",):
+            level.update(_compare(runs[f"kakor{suffix}"], runs[f"bare{suffix}"], suffix))
+        level["runs"] = runs
+        results.append(level)
     rows, chain_ok = asyncio.run(stored_chain(database))
     report["levels"] = results
     # wrk counts a request still in flight when it stops as not done; its row is stored.
@@ -204,14 +229,16 @@ def main() -> None:
     report["chain_verifies"] = chain_ok
     print(json.dumps(report, indent=2))
     for level in results:
-        print(
-            f"{level['connections']:>5} connections: bare {level['bare_rps_median']:>8} req/s, "
-            f"kakor {level['kakor_rps_median']:>8} req/s, ratio {level['ratio']} "
-            f"(paired {level['ratio_paired_median']}); "
-            f"server CPU per request (user+sys us): bare {level['bare_cpu_us_per_request']}, "
-            f"kakor {level['kakor_cpu_us_per_request']}",
-            file=sys.stderr,
-        )
+        for tag in ("", "_h11") if "ratio_h11" in level else ("",):
+            print(
+                f"{level['connections']:>5} connections{' h11' if tag else '    '}: "
+                f"bare {level[f'bare{tag}_rps_median']:>8} req/s, "
+                f"kakor {level[f'kakor{tag}_rps_median']:>8} req/s, ratio {level[f'ratio{tag}']} "
+                f"(paired {level[f'ratio{tag}_paired_median']}); server CPU per request "
+                f"(user+sys us): bare {level[f'bare{tag}_cpu_us_per_request']}, "
+                f"kakor {level[f'kakor{tag}_cpu_us_per_request']}",
+                file=sys.stderr,
+            )
     shutil.rmtree(work, ignore_errors=True)
 
 

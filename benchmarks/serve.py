@@ -1,8 +1,13 @@
-"""Run either app under exactly the settings `consent-service serve` uses.
+"""Run one of the benchmark's servers: ``python -m benchmarks.serve APP PORT``.
 
-``python -m benchmarks.serve kakor|bare PORT``: the options come from
-:func:`consent_service.cli.server_options`, so the baseline runs on the same server
-configuration (parser, limits, proxy handling) as the service does by default.
+``kakor`` is the service exactly as ``consent-service serve`` runs it
+(:func:`consent_service.cli.server_options`: its protocol class with the header
+limits, proxy headers, no access log), under ``CONSENT_HTTP_PARSER``. ``bare`` is
+the baseline a user would reach for: a bare Starlette app under uvicorn's defaults
+(httptools and uvloop when installed, as ``uvicorn[standard]`` has them), with the
+access log off as the service's is (logging every request would only slow the
+baseline). ``bare-h11`` is the same app on uvicorn's h11 parser, for the figures
+reported beside the headline.
 """
 
 from __future__ import annotations
@@ -18,17 +23,24 @@ from consent_service.settings import Settings
 def main() -> None:
     """Start the named app on the given port."""
     which, port = sys.argv[1], int(sys.argv[2])
-    settings = Settings.from_env()
-    options = {**server_options(settings, "127.0.0.1", port), "log_level": "warning"}
     if which == "kakor":
         from consent_service.app import create_app
 
-        app = create_app(settings)
-    else:
-        from benchmarks.bare_app import create_bare_app
+        settings = Settings.from_env()
+        options = {**server_options(settings, "127.0.0.1", port), "log_level": "warning"}
+        uvicorn.run(create_app(settings), **options)
+        return
+    from benchmarks.bare_app import create_bare_app
 
-        app = create_bare_app()
-    uvicorn.run(app, **options)
+    app = create_bare_app()
+    if which == "bare":  # uvicorn's defaults: http="auto" picks httptools
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    elif which == "bare-h11":
+        uvicorn.run(
+            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http="h11"
+        )
+    else:
+        sys.exit(f"no app {which!r}: kakor, bare or bare-h11")
 
 
 if __name__ == "__main__":
