@@ -103,8 +103,8 @@ async def run(
     database = f"sqlite:///{work / 'kakor.db'}"
     try:
         if which == "kakor":
-            from consent_service.app import create_app
             from consent_service.settings import Settings
+            from consent_service.web.app import create_app
 
             settings = Settings.from_env(
                 {

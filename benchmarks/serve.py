@@ -1,7 +1,7 @@
 """Run one of the benchmark's servers: ``python -m benchmarks.serve APP PORT``.
 
 ``kakor`` is the service exactly as ``consent-service serve`` runs it
-(:func:`consent_service.cli.server_options`: its protocol class with the header
+(:func:`consent_service.cli.main.server_options`: its protocol class with the header
 limits, proxy headers, no access log), under ``CONSENT_HTTP_PARSER``. ``bare`` is
 the baseline a user would reach for: a bare Starlette app under uvicorn's defaults
 (httptools and uvloop when installed, as ``uvicorn[standard]`` has them), with the
@@ -16,7 +16,7 @@ import sys
 
 import uvicorn
 
-from consent_service.cli import server_options
+from consent_service.cli.main import server_options
 from consent_service.settings import Settings
 
 
@@ -24,7 +24,7 @@ def main() -> None:
     """Start the named app on the given port."""
     which, port = sys.argv[1], int(sys.argv[2])
     if which == "kakor":
-        from consent_service.app import create_app
+        from consent_service.web.app import create_app
 
         settings = Settings.from_env()
         options = {**server_options(settings, "127.0.0.1", port), "log_level": "warning"}

@@ -47,10 +47,10 @@ from starlette.staticfiles import StaticFiles
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from consent_service import widget  # noqa: E402
-from consent_service.chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM  # noqa: E402
+from consent_service.gating.chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM  # noqa: E402
 from consent_service.settings import DEMO_CONFIG, Settings  # noqa: E402
 from consent_service.sites import Site, load_sites  # noqa: E402
+from consent_service.widget import route as widget  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEMO = ROOT / "consent_service" / "demo"

@@ -145,8 +145,8 @@ async def _loop_stalls(source: Path, public_url: str | None, burst: int, workdir
     sys.path.insert(0, str(source))
     import httpx
 
-    from consent_service.app import create_app
     from consent_service.settings import Secret, Settings
+    from consent_service.web.app import create_app
 
     values: dict[str, object] = {"database_url": f"sqlite:///{workdir / 'bench.db'}"}
     if public_url:

@@ -1,5 +1,5 @@
 """``python -m consent_service`` runs the command line."""
 
-from .cli import main
+from consent_service.cli.main import main
 
 raise SystemExit(main())

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import UnknownSite
+from consent_service.web.errors import UnknownSite
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 CATEGORY_ID = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -244,7 +244,7 @@ class SiteRegistry:
         self._sites = dict(sites)
 
     def get(self, site_id: str) -> Site:
-        """The site, or :class:`~consent_service.errors.UnknownSite` (404)."""
+        """The site, or :class:`~consent_service.web.errors.UnknownSite` (404)."""
         try:
             return self._sites[site_id]
         except KeyError:

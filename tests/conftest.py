@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.app import create_app
 from consent_service.settings import DEMO_CONFIG, Secret, Settings
+from consent_service.web.app import create_app
 
 from . import pg
 

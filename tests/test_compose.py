@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from consent_service.cli import build_parser
+from consent_service.cli.main import build_parser
 from consent_service.settings import ENV_VARS
 
 from .store.replicas import serve_command, service_env

@@ -1,7 +1,7 @@
 """The built widget: committed output matches a fresh build, and it stays small.
 
 The widget is built with Node.js (``make widget``), but the service only reads
-the committed ``consent_service/static/widget.js``; these tests keep the two
+the committed ``consent_service/widget/static/widget.js``; these tests keep the two
 honest. Without Node.js they skip, except under ``CI=true`` where they fail.
 """
 
@@ -16,11 +16,11 @@ from pathlib import Path
 import brotli
 import pytest
 
-from consent_service.consent import decode_mask
+from consent_service.consent.rules import decode_mask
+from consent_service.consent.tokens import TokenSigner
 from consent_service.settings import DEMO_CONFIG, Secret
 from consent_service.sites import load_sites
-from consent_service.tokens import TokenSigner
-from consent_service.widget import PLACEHOLDER, WIDGET_FILE, render
+from consent_service.widget.route import PLACEHOLDER, WIDGET_FILE, render
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_DIR = ROOT / "widget"

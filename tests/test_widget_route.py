@@ -17,11 +17,11 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service import widget
-from consent_service.app import create_app
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
-from consent_service.widget import (
+from consent_service.web.app import create_app
+from consent_service.widget import route as widget
+from consent_service.widget.route import (
     PLACEHOLDER,
     Encoded,
     WidgetCache,

@@ -1,4 +1,4 @@
-// Builds consent_service/static/widget.js from src/: one minified IIFE with
+// Builds consent_service/widget/static/widget.js from src/: one minified IIFE with
 // the CSS inlined as a string. The output is committed and must be
 // byte-identical to a fresh build (tests/test_widget_build.py checks it).
 // `node build.mjs --out FILE` writes elsewhere (the test builds to a temp file).
@@ -10,7 +10,7 @@ import * as esbuild from "esbuild";
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = JSON.parse(readFileSync(join(here, "package.json"), "utf8"));
 const i = process.argv.indexOf("--out");
-const out = i > 0 ? process.argv[i + 1] : join(here, "..", "consent_service", "static", "widget.js");
+const out = i > 0 ? process.argv[i + 1] : join(here, "..", "consent_service", "widget", "static", "widget.js");
 
 const css = (
   await esbuild.transform(readFileSync(join(here, "src", "widget.css"), "utf8"), { loader: "css", minify: true })

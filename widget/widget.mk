@@ -1,5 +1,5 @@
 # The widget's build, for the top-level Makefile to `include widget/widget.mk`.
-# `make widget` rebuilds consent_service/static/widget.js from widget/src
+# `make widget` rebuilds consent_service/widget/static/widget.js from widget/src
 # (committed; tests/test_widget_build.py checks it matches a fresh build).
 # Node.js is needed only here, never by the running service.
 
@@ -16,9 +16,9 @@ widget/node_modules/.package-lock.json: widget/package.json widget/package-lock.
 
 widget-deps: widget/node_modules/.package-lock.json
 
-consent_service/static/widget.js: $(WIDGET_SRC) widget/node_modules/.package-lock.json
+consent_service/widget/static/widget.js: $(WIDGET_SRC) widget/node_modules/.package-lock.json
 	cd widget && node build.mjs
 
-widget: consent_service/static/widget.js
+widget: consent_service/widget/static/widget.js
 
 .DEFAULT_GOAL := $(_WIDGET_DEFAULT_GOAL)

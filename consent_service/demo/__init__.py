@@ -9,8 +9,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..pages import HTML_CSP, html_headers
-from ..widget import gated_inline_hashes
+from consent_service.web.pages import HTML_CSP, html_headers
+from consent_service.widget.route import gated_inline_hashes
 
 HERE = Path(__file__).parent
 SITE_ID = "demo"

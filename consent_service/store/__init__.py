@@ -7,8 +7,14 @@ for PostgreSQL.
 
 from __future__ import annotations
 
-from .base import DECISION_ACTIONS, Store, StoreDataError, StoreError, TextsSnapshot
-from .records import AccessEntry, AdminToken, DayCounts, PurgeResult
+from consent_service.store.base import (
+    DECISION_ACTIONS,
+    Store,
+    StoreDataError,
+    StoreError,
+    TextsSnapshot,
+)
+from consent_service.store.records import AccessEntry, AdminToken, DayCounts, PurgeResult
 
 __all__ = [
     "DECISION_ACTIONS",
@@ -28,12 +34,12 @@ def open_store(url: str) -> Store:
     """A store for ``url``; call ``await store.open()`` before use."""
     scheme = url.split(":", 1)[0].lower()
     if scheme == "sqlite":
-        from .sqlite import SqliteStore
+        from consent_service.store.sqlite import SqliteStore
 
         return SqliteStore(url)
     if scheme in ("postgresql", "postgres"):
         try:
-            from .postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
+            from consent_service.store.postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
         except ImportError as exc:  # pragma: no cover - depends on installed extras
             raise StoreError(
                 f"PostgreSQL needs asyncpg: pip install 'consent-service[postgres]' ({exc})"

@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from ..audit import (
+from consent_service.audit.log import (
     CHECKPOINT,
     GENESIS,
     AuditRow,
@@ -32,8 +32,14 @@ from ..audit import (
     choices_json,
     format_time,
 )
-from .base import DECISION_ACTIONS, Store, StoreDataError, StoreError, TextsSnapshot
-from .records import AccessEntry, AdminToken, DayCounts, PurgeResult, audit_row
+from consent_service.store.base import (
+    DECISION_ACTIONS,
+    Store,
+    StoreDataError,
+    StoreError,
+    TextsSnapshot,
+)
+from consent_service.store.records import AccessEntry, AdminToken, DayCounts, PurgeResult, audit_row
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from ..audit import AuditRow, format_time
+from consent_service.audit.log import AuditRow, format_time
 
 
 @dataclass(frozen=True)

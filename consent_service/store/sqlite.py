@@ -24,7 +24,7 @@ from typing import Any
 
 import aiosqlite
 
-from ..audit import (
+from consent_service.audit.log import (
     CHECKPOINT,
     AuditRow,
     ConsentEvent,
@@ -34,9 +34,15 @@ from ..audit import (
     format_time,
     parse_time,
 )
-from .base import DECISION_ACTIONS, Store, StoreDataError, StoreError, TextsSnapshot
-from .records import AccessEntry, AdminToken, DayCounts, PurgeResult, audit_row
-from .sqlite_commit import Checkpointer, CommitPlacement
+from consent_service.store.base import (
+    DECISION_ACTIONS,
+    Store,
+    StoreDataError,
+    StoreError,
+    TextsSnapshot,
+)
+from consent_service.store.records import AccessEntry, AdminToken, DayCounts, PurgeResult, audit_row
+from consent_service.store.sqlite_commit import Checkpointer, CommitPlacement
 
 _COLUMNS = (
     "seq, event_id, site_id, consent_id, action, choices, policy_version, texts_hash, language, "

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.audit import AuditRow
-from consent_service.cli import main
+from consent_service.audit.log import AuditRow
+from consent_service.cli.main import main
 from consent_service.settings import DEMO_CONFIG
 from consent_service.store import open_store
 

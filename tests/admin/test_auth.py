@@ -13,11 +13,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from consent_service.app import create_app
-from consent_service.auth import FREE_FAILURES, FailureThrottle, authenticate, hash_token
-from consent_service.cli import main
+from consent_service.admin.auth import FREE_FAILURES, FailureThrottle, authenticate, hash_token
+from consent_service.cli.main import main
 from consent_service.settings import Settings
 from consent_service.store import Store
+from consent_service.web.app import create_app
 
 from ..conftest import FakeClock
 from ..rawdb import RawDb

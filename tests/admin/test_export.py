@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.audit import AuditRow, row_hash
-from consent_service.cli import main
-from consent_service.export import manifest_path, parse_csv, parse_file, parse_jsonl
+from consent_service.admin.export import manifest_path, parse_csv, parse_file, parse_jsonl
+from consent_service.audit.log import AuditRow, row_hash
+from consent_service.cli.main import main
 from consent_service.store import open_store
 
 from ..conftest import EDGES

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.export_bench import seed
-from consent_service.cli import main
+from consent_service.cli.main import main
 
 
 def test_bench_seed_is_a_verifiable_chain(

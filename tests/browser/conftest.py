@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from consent_service.chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM
+from consent_service.gating.chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM
 from consent_service.settings import DEMO_CONFIG
 
 CHROMIUM = DEFAULT_CHROMIUM

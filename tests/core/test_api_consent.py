@@ -361,7 +361,7 @@ def test_the_served_app_hands_the_gil_to_the_store_thread_quickly(
     """Group commit waits on the writer thread: it must not wait 5 ms for the GIL each time."""
     import sys
 
-    from consent_service.app import SWITCH_INTERVAL
+    from consent_service.web.app import SWITCH_INTERVAL
 
     client = make_client()
     assert post_consent(client, FULL).status_code == 201
@@ -374,7 +374,7 @@ def test_the_served_app_keeps_its_startup_objects_out_of_the_cyclic_collector(
 ) -> None:
     import gc
 
-    from consent_service.app import GC_MIDDLE_THRESHOLD
+    from consent_service.web.app import GC_MIDDLE_THRESHOLD
 
     gc.unfreeze()
     before = gc.get_threshold()

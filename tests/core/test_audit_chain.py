@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.audit import GENESIS, ChainVerifier, chain
-from consent_service.metrics import Metrics
-from consent_service.recorder import Recorder
+from consent_service.audit.log import GENESIS, ChainVerifier, chain
+from consent_service.audit.recorder import Recorder
 from consent_service.store import open_store
+from consent_service.web.metrics import Metrics
 
 from ..conftest import post_consent
 from ..rawdb import RawDb
@@ -167,7 +167,7 @@ def test_event_ids_are_unique_hex_that_sorts_by_creation() -> None:
     import re
     import time
 
-    from consent_service.audit import new_event_id
+    from consent_service.audit.log import new_event_id
 
     earlier = [event().event_id for _ in range(200)]
     time.sleep(0.003)

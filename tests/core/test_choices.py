@@ -1,4 +1,4 @@
-"""Choices (consent_service.choices): one immutable decision per site and bitmask."""
+"""Choices (consent_service.consent.choices): one immutable decision per site and bitmask."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ from itertools import product
 
 import pytest
 
-from consent_service.api import consent_json
-from consent_service.audit import choices_json
-from consent_service.choices import Choices
-from consent_service.consent import choices_for, complete, decode_mask, encode_mask, parse_decision
+from consent_service.api.routes import consent_json
+from consent_service.audit.log import choices_json
+from consent_service.consent.choices import Choices
+from consent_service.consent.rules import (
+    choices_for,
+    complete,
+    decode_mask,
+    encode_mask,
+    parse_decision,
+)
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 

@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 
-from consent_service.consent import (
+from consent_service.consent.rules import (
     clean_page,
     decode_mask,
     encode_mask,
     parse_decision,
     parse_withdrawal,
 )
-from consent_service.errors import InvalidField
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
+from consent_service.web.errors import InvalidField
 
 SITE = load_sites(DEMO_CONFIG).get("demo")
 NONE = {"necessary": True, "statistics": False, "third-party": False}

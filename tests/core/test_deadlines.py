@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from consent_service.deadlines import Deadlines
+from consent_service.web.deadlines import Deadlines
 
 
 def test_an_overrunning_wait_times_out_and_leaves_the_task_usable() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 from starlette.routing import Route
 
 from consent_service import sites
-from consent_service.app import create_app
-from consent_service.cli import build_parser
+from consent_service.cli.main import build_parser
 from consent_service.settings import ENV_VARS, Settings
+from consent_service.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import pytest
 from starlette.datastructures import Headers
 from starlette.testclient import TestClient
 
-from consent_service.etags import not_modified, opaque_tags
+from consent_service.web.etags import not_modified, opaque_tags
 
 CONFIG = "/v1/sites/demo/config"
 WIDGET = "/v1/sites/demo/widget.js"

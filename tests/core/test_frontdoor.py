@@ -1,4 +1,4 @@
-"""The front door (consent_service.frontdoor): the consent route answered as the stack would."""
+"""The front door (consent_service.web.frontdoor): the consent route answered as the stack would."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
-from consent_service.app import create_app
-from consent_service.frontdoor import ServiceApp
 from consent_service.settings import Settings
-from consent_service.state import AppState
+from consent_service.web.app import create_app
+from consent_service.web.frontdoor import ServiceApp
+from consent_service.web.state import AppState
 
 from ..conftest import FakeClock
 from .helpers import stored_rows

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.datastructures import Headers
 
-from consent_service.incoming import IndexedHeaders, IndexedRequest
+from consent_service.web.incoming import IndexedHeaders, IndexedRequest
 
 from ..properties.strategies import PROPERTY
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consent_service.privacy import browser_family, minimise_ip
+from consent_service.consent.privacy import browser_family, minimise_ip
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from consent_service import recorder as recorder_module
-from consent_service.audit import AuditRow, ConsentEvent, chain, verify_rows
-from consent_service.metrics import Metrics
-from consent_service.recorder import GATHER_TURNS_MAX, Recorder
+from consent_service.audit import recorder as recorder_module
+from consent_service.audit.log import AuditRow, ConsentEvent, chain, verify_rows
+from consent_service.audit.recorder import GATHER_TURNS_MAX, Recorder
 from consent_service.store import StoreDataError, StoreError, open_store
+from consent_service.web.metrics import Metrics
 
 from .helpers import event
 

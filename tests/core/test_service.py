@@ -15,7 +15,7 @@ import pytest
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from consent_service.cli import build_parser
+from consent_service.cli.main import build_parser
 
 from ..conftest import KEY, post_consent
 
@@ -170,7 +170,7 @@ def test_serve_on_a_public_address_without_the_public_url_refuses_to_start(
 def test_serve_on_loopback_without_the_public_url_warns(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from consent_service.cli import _check_public_url
+    from consent_service.cli.main import _check_public_url
     from consent_service.settings import Settings
 
     _check_public_url(Settings(), "127.0.0.1")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import time
 
+from consent_service.consent.tokens import TokenSigner, new_consent_id
 from consent_service.settings import Secret
-from consent_service.tokens import TokenSigner, new_consent_id
 
 from ..conftest import FakeClock
 
@@ -68,7 +68,7 @@ def test_tokens_are_plain_itsdangerous_timestamp_tokens() -> None:
 
     from itsdangerous import TimestampSigner
 
-    from consent_service.tokens import SALT
+    from consent_service.consent.tokens import SALT
 
     token = TokenSigner([NEW, OLD]).sign("demo", "abc", "v1", 3)
     plain = TimestampSigner(NEW.reveal(), salt=f"{SALT}:demo", digest_method=hashlib.sha256)
@@ -91,7 +91,7 @@ def test_consent_ids_are_22_url_safe_characters_that_sort_by_creation() -> None:
 def test_a_consent_id_is_its_creation_millisecond_then_86_random_bits() -> None:
     import base64
 
-    from consent_service.tokens import _SORTABLE
+    from consent_service.consent.tokens import _SORTABLE
 
     back = bytes.maketrans(
         _SORTABLE, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from consent_service.consent.tokens import TokenSigner
 from consent_service.settings import DEMO_CONFIG, Secret
-from consent_service.tokens import TokenSigner
 
 from ..conftest import KEY, FakeClock, post_consent
 

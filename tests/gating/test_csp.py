@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.gate import csp_for
+from consent_service.gating.gate import csp_for
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 

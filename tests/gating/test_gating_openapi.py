@@ -2,7 +2,7 @@
 
 from starlette.testclient import TestClient
 
-from consent_service.gate import CSP_METHODS
+from consent_service.gating.gate import CSP_METHODS
 
 
 def test_gating_routes_are_documented(client: TestClient) -> None:

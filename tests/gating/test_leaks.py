@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consent_service.leaks import (
+from consent_service.gating.leaks import (
     CookieSeen,
     Declared,
     Finding,

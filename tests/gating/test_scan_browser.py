@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from consent_service.cli import main
+from consent_service.cli.main import main
 from consent_service.sites import TEXT_KEYS
 
 from ..conftest import ON_CI

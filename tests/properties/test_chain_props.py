@@ -9,8 +9,15 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent_service.audit import GENESIS, ROW_FIELDS, AuditRow, ChainVerifier, ConsentEvent, chain
-from consent_service.choices import Choices
+from consent_service.audit.log import (
+    GENESIS,
+    ROW_FIELDS,
+    AuditRow,
+    ChainVerifier,
+    ConsentEvent,
+    chain,
+)
+from consent_service.consent.choices import Choices
 
 from .strategies import PROPERTY, consent_events
 
@@ -168,7 +175,7 @@ def test_c22_the_row_hash_is_sha256_of_the_canonical_json(case: tuple[int, Conse
     """The directly assembled form hashes exactly what canonical_json of the content gives."""
     import hashlib
 
-    from consent_service.audit import row_content, row_hash
+    from consent_service.audit.log import row_content, row_hash
     from consent_service.sites import canonical_json
 
     seq, event = case
@@ -181,7 +188,7 @@ def test_c22_the_row_hash_is_sha256_of_the_canonical_json(case: tuple[int, Conse
 def test_stored_choices_are_compact_json(choices: dict[str, Any]) -> None:
     import json
 
-    from consent_service.audit import choices_json
+    from consent_service.audit.log import choices_json
 
     assert choices_json(choices) == json.dumps(choices, separators=(",", ":"))
 
@@ -191,7 +198,7 @@ def test_stored_choices_are_compact_json(choices: dict[str, Any]) -> None:
 def test_shared_choices_store_and_hash_as_plain_ones(plain: dict[str, bool]) -> None:
     import json
 
-    from consent_service.audit import choices_json
+    from consent_service.audit.log import choices_json
 
     shared = Choices(plain.items(), site_id="s", mask=0)
     assert choices_json(shared) == choices_json(plain) == json.dumps(plain, separators=(",", ":"))
@@ -212,7 +219,7 @@ def test_shared_choices_store_and_hash_as_plain_ones(plain: dict[str, bool]) -> 
 )
 def test_times_are_written_as_isoformat_in_utc(moment: datetime) -> None:
     """The per-second cache of format_time writes what isoformat does, in any zone, any year."""
-    from consent_service.audit import format_time, parse_time
+    from consent_service.audit.log import format_time, parse_time
 
     expected = moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
     assert format_time(moment) == expected
@@ -222,7 +229,7 @@ def test_times_are_written_as_isoformat_in_utc(moment: datetime) -> None:
 
 def test_a_time_written_again_is_its_own_text_however_many_came_between() -> None:
     """format_time keeps recent texts by object identity: never another object's text."""
-    from consent_service.audit import format_time
+    from consent_service.audit.log import format_time
 
     start = datetime(2026, 11, 27, tzinfo=UTC)
     for n in range(20_000):  # past the kept texts' bound, with objects freed all along

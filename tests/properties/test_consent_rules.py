@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent_service import consent
-from consent_service.audit import format_time
-from consent_service.errors import InvalidField
+from consent_service.audit.log import format_time
+from consent_service.consent import rules as consent
+from consent_service.consent.storable import is_storable
 from consent_service.sites import Site
-from consent_service.storable import is_storable
+from consent_service.web.errors import InvalidField
 
 from .strategies import PROPERTY, json_values, sites
 

@@ -17,8 +17,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent_service.audit import GENESIS, ROW_FIELDS, AuditRow, ConsentEvent, chain, row_hash
-from consent_service.export import (
+from consent_service.admin.export import (
     BREAKS,
     RISKY,
     csv_header,
@@ -27,6 +26,7 @@ from consent_service.export import (
     parse_csv,
     restore,
 )
+from consent_service.audit.log import GENESIS, ROW_FIELDS, AuditRow, ConsentEvent, chain, row_hash
 
 from .strategies import PROPERTY, consent_events, json_values
 

@@ -12,7 +12,7 @@ from ipaddress import IPv4Address, IPv6Address
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent_service.privacy import minimise_ip
+from consent_service.consent.privacy import minimise_ip
 
 from .strategies import PROPERTY
 

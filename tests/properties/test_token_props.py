@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consent_service.consent.tokens import TokenSigner
 from consent_service.settings import Secret
-from consent_service.tokens import TokenSigner
 
 from ..conftest import FakeClock
 from .strategies import PROPERTY

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service import openapi
+from consent_service.web import openapi
 
 from .conftest import HOSTILE, sqlite_rows, two_site_config
 

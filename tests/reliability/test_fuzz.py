@@ -38,11 +38,12 @@ from schemathesis.specs.openapi.checks import (
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from consent_service import cli, openapi
-from consent_service.app import create_app
-from consent_service.audit import verify_rows
+from consent_service.audit.log import verify_rows
+from consent_service.cli import main as cli
 from consent_service.settings import DEMO_CONFIG, Secret, Settings
 from consent_service.store import open_store
+from consent_service.web import openapi
+from consent_service.web.app import create_app
 
 from ..conftest import KEY
 from .conftest import sqlite_rows

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.audit import verify_rows
+from consent_service.audit.log import verify_rows
 from consent_service.store import open_store
 
 from .conftest import sqlite_rows
@@ -159,7 +159,7 @@ def test_a_value_the_door_missed_is_refused_by_the_store_alone(
     """Defence in depth: were the check at the door ever to miss a value, the store's
     refusal is a 422 ``unstorable_value`` for that request (not a 503 outage), counted
     in ``kakor_store_refused_total`` and not in ``kakor_store_errors_total``."""
-    monkeypatch.setattr("consent_service.consent.is_storable", lambda text: True)
+    monkeypatch.setattr("consent_service.consent.rules.is_storable", lambda text: True)
     answer = client.post(
         "/v1/sites/demo/consent",
         content=_body({"action": "accept-all", "page": "https://x.se/\udfff"}),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from consent_service.consent.tokens import TokenSigner
 from consent_service.settings import Secret
 from consent_service.sites import ConfigError, parse_sites
-from consent_service.tokens import TokenSigner
 
 from ..conftest import KEY, FakeClock
 from ..properties.strategies import site_document

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from consent_service import openapi
+from consent_service.web import openapi
 
 from ..conftest import ON_CI
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from consent_service.audit import AuditRow
+from consent_service.audit.log import AuditRow
+from consent_service.consent.tokens import TokenSigner
 from consent_service.settings import DEMO_CONFIG, Secret
 from consent_service.store import open_store
-from consent_service.tokens import TokenSigner
 
 from .. import pg
 from . import replicas as rp

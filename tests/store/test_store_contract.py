@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consent_service.audit import GENESIS, AuditRow, ConsentEvent, row_hash, verify_rows
+from consent_service.audit.log import GENESIS, AuditRow, ConsentEvent, row_hash, verify_rows
 from consent_service.store import Store, TextsSnapshot, open_store
 
 from . import raw

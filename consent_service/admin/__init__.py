@@ -1,0 +1,1 @@
+"""The privacy officer's side: tokens, routes, exports, stats, retention, access log."""

@@ -1,0 +1,301 @@
+"""The privacy officer's routes: proof of one consent, exports, stats, integrity, the page.
+
+Every ``/admin/v1`` route needs ``Authorization: Bearer <token>`` (:mod:`.auth`); a
+token sees only its sites. Each lookup, export, stats query and verify is written to
+the access log first (C23). An export goes ``admin.export → auth → store.iter_rows →
+export.Exporter`` and is streamed, oldest first, in constant memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from consent_service.admin import accesslog
+from consent_service.admin.auth import OFFICER, VIEWER, FailureThrottle, Principal, authenticate
+from consent_service.admin.export import FORMATS, MEDIA_TYPES, Exporter, Manifest
+from consent_service.admin.stats import site_stats
+from consent_service.audit.integrity import row_proof, verify_log
+from consent_service.audit.log import AuditRow, anchors_from, format_time, parse_time
+from consent_service.consent.storable import RULE, is_storable
+from consent_service.web.errors import InvalidField, NotFound
+from consent_service.web.guards import client_address, only_query
+from consent_service.web.pages import html_headers
+from consent_service.web.state import AppState, get_state
+
+STATIC = Path(__file__).parent / "static"
+_NO_STORE = {"Cache-Control": "no-store"}
+#: What ``since`` and ``until`` may be: a date, or a date-time with an optional offset
+#: (``Z`` or ``±HH:MM``); the OpenAPI document states the same pattern.
+MOMENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+#: The largest ``seq`` a store can hold (PostgreSQL's bigint).
+MAX_SEQ = 2**63 - 1
+#: The longest consent ID a lookup accepts (the service's own are 22 characters).
+MAX_CONSENT_ID = 64
+_ASSETS = {"admin.js": "text/javascript; charset=utf-8", "admin.css": "text/css; charset=utf-8"}
+
+
+def _throttle(request: Request, st: AppState) -> FailureThrottle:
+    throttle: FailureThrottle | None = getattr(request.app.state, "kakor_admin_throttle", None)
+    if throttle is None:
+        throttle = FailureThrottle(st.clock)
+        request.app.state.kakor_admin_throttle = throttle
+    return throttle
+
+
+async def _principal(
+    request: Request, role: str = VIEWER, site_id: str | None = None
+) -> tuple[AppState, Principal]:
+    st = get_state(request)
+    who = await authenticate(request, st.store, _throttle(request, st), client_address(request))
+    who.require(site_id, role)
+    return st, who
+
+
+def parse_moment(name: str, raw: str | None, *, end: bool = False) -> datetime | None:
+    """A ``since``/``until`` query value: a date (``2026-11-01``) or a UTC date-time.
+
+    A bare date as ``until`` (``end``) includes that whole day: it means the next midnight,
+    and ``9999-12-31``, whose next midnight no date-time can hold, means no bound at all.
+    A moment that is outside the years 1–9999 once in UTC is refused.
+    """
+    if raw is None or raw == "":
+        return None
+    if not MOMENT.fullmatch(raw):
+        raise InvalidField(name, "give a date (YYYY-MM-DD) or an ISO 8601 date-time")
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            if end and day == date.max:
+                return None
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return moment + timedelta(days=1) if end else moment
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidField(name, "give a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidField(name, "lies outside the years 0001-9999 in UTC") from None
+
+
+def _period(request: Request) -> tuple[datetime | None, datetime | None]:
+    since = parse_moment("since", request.query_params.get("since"))
+    until = parse_moment("until", request.query_params.get("until"), end=True)
+    if since and until and until <= since:
+        raise InvalidField("until", "must be after since")
+    return since, until
+
+
+def _format(request: Request) -> str:
+    fmt = request.query_params.get("format", "csv")
+    if fmt not in FORMATS:
+        raise InvalidField("format", f"must be one of {', '.join(FORMATS)}")
+    return fmt
+
+
+async def me(request: Request) -> Response:
+    """``GET /admin/v1/me``: the token's role and sites (the page signs in with this)."""
+    st, who = await _principal(request)
+    sites = [{"id": s, "name": st.sites.get(s).name if s in st.sites else s} for s in who.sites]
+    return JSONResponse(
+        {"token_id": who.token_id, "role": who.role, "sites": sites}, headers=_NO_STORE
+    )
+
+
+async def consent_proof(request: Request) -> Response:
+    """``GET /admin/v1/sites/{site}/consents/{consent_id}``: the whole history, with proof."""
+    site_id = request.path_params["site"]
+    consent_id = request.path_params["consent_id"]
+    st, who = await _principal(request, OFFICER, site_id)
+    only_query(request)
+    if len(consent_id) > MAX_CONSENT_ID or not is_storable(consent_id):
+        raise InvalidField("consent_id", f"at most {MAX_CONSENT_ID} characters; {RULE}")
+    await accesslog.record(st.store, who, site_id, "lookup", {"consent_id": consent_id}, st.now())
+    rows = await st.store.consent_history(site_id, consent_id)
+    if not rows:
+        raise NotFound(f"no consent {consent_id!r} on site {site_id!r}", code="no_such_consent")
+    anchors = anchors_from(await st.store.checkpoint_rows(site_id)).get(site_id, set())
+    texts: dict[str, Any] = {}
+    history = []
+    for row in rows:
+        if row.texts_hash and row.texts_hash not in texts:
+            snap = await st.store.texts(row.texts_hash)
+            texts[row.texts_hash] = (
+                None
+                if snap is None
+                else {
+                    "texts_hash": snap.texts_hash,
+                    "language": snap.language,
+                    "policy_version": snap.policy_version,
+                    "texts": dict(snap.texts),
+                }
+            )
+        history.append({**row.to_dict(), "proof": await row_proof(st.store, row, anchors)})
+    body = {
+        "site": site_id,
+        "consent_id": consent_id,
+        "rows": history,
+        "texts": texts,
+        "verified": all(r["proof"]["verified"] for r in history),
+    }
+    return JSONResponse(body, headers=_NO_STORE)
+
+
+async def _export_setup(request: Request, action: str) -> tuple[AppState, Manifest]:
+    site_id = request.path_params["site"]
+    st, who = await _principal(request, OFFICER, site_id)
+    only_query(request, "since", "until", "format", "upto_seq")
+    since, until = _period(request)
+    fmt = _format(request)
+    raw_upto = request.query_params.get("upto_seq")
+    if raw_upto is not None:
+        # Decimal ASCII digits only (int() would also take " 7", "1_000" and "٧"), and
+        # no more of them than the largest seq has (int() refuses over 4,300 with a 500).
+        digits = raw_upto.isascii() and raw_upto.isdigit() and len(raw_upto) <= len(str(MAX_SEQ))
+        if not digits or int(raw_upto) > MAX_SEQ:
+            raise InvalidField("upto_seq", f"must be an integer from 0 to {MAX_SEQ}")
+        upto = int(raw_upto)
+    else:
+        upto = await st.store.last_seq()
+    manifest = Manifest(
+        site_id=site_id,
+        format=fmt,
+        since=None if since is None else format_time(since),
+        until=None if until is None else format_time(until),
+        upto_seq=upto,
+    )
+    await accesslog.record(st.store, who, site_id, action, manifest.to_dict(), st.now())
+    return st, manifest
+
+
+def _rows(st: AppState, manifest: Manifest) -> AsyncIterator[AuditRow]:
+    return st.store.iter_rows(
+        site_id=manifest.site_id,
+        since=parse_time(manifest.since) if manifest.since else None,
+        until=parse_time(manifest.until) if manifest.until else None,
+    )
+
+
+async def export(request: Request) -> Response:
+    """``GET /admin/v1/sites/{site}/consents?since=&until=&format=``: streamed export.
+
+    The export is pinned to the rows that existed when it started (``Kakor-Upto-Seq``);
+    ``…/consents/manifest`` with the same query and that ``upto_seq`` gives its manifest.
+    """
+    st, manifest = await _export_setup(request, "export")
+    exporter = Exporter(manifest)
+    name = f"kakor-{manifest.site_id}-{manifest.upto_seq}.{manifest.format}"
+    headers = {
+        **_NO_STORE,
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Kakor-Upto-Seq": str(manifest.upto_seq),
+        "X-Content-Type-Options": "nosniff",
+    }
+    return StreamingResponse(
+        exporter.chunks(_rows(st, manifest)),
+        media_type=MEDIA_TYPES[manifest.format],
+        headers=headers,
+    )
+
+
+async def export_manifest(request: Request) -> Response:
+    """``GET /admin/v1/sites/{site}/consents/manifest``: the manifest of the same export.
+
+    Computed by streaming the export again (constant memory) without sending it.
+    """
+    st, manifest = await _export_setup(request, "manifest")
+    exporter = Exporter(manifest)
+    async for _ in exporter.chunks(_rows(st, manifest)):
+        pass
+    return JSONResponse(exporter.manifest.to_dict(), headers=_NO_STORE)
+
+
+async def stats(request: Request) -> Response:
+    """``GET /admin/v1/sites/{site}/stats?since=&until=``: rates per UTC day."""
+    site_id = request.path_params["site"]
+    st, who = await _principal(request, VIEWER, site_id)
+    only_query(request, "since", "until")
+    site = st.sites.get(site_id)
+    since, until = _period(request)
+    await accesslog.record(
+        st.store,
+        who,
+        site_id,
+        "stats",
+        {"since": request.query_params.get("since"), "until": request.query_params.get("until")},
+        st.now(),
+    )
+    return JSONResponse(await site_stats(st.store, site, since, until), headers=_NO_STORE)
+
+
+async def verify(request: Request) -> Response:
+    """``GET /admin/v1/log/verify``: integrity of the token's sites' chains (officer)."""
+    st, who = await _principal(request, OFFICER)
+    only_query(request)
+    await accesslog.record(st.store, who, None, "verify", {"sites": list(who.sites)}, st.now())
+    return JSONResponse(await verify_log(st.store, who.sites), headers=_NO_STORE)
+
+
+async def access_log(request: Request) -> Response:
+    """``GET /admin/v1/sites/{site}/access-log?limit=``: who read this site's records."""
+    site_id = request.path_params["site"]
+    st, _ = await _principal(request, OFFICER, site_id)
+    only_query(request, "limit")
+    try:
+        limit = min(max(int(request.query_params.get("limit", "100")), 1), 1000)
+    except ValueError:
+        raise InvalidField("limit", "must be an integer") from None
+    entries = [e.to_dict() async for e in st.store.iter_access_log(site_id=site_id, limit=limit)]
+    return JSONResponse({"site": site_id, "entries": entries}, headers=_NO_STORE)
+
+
+async def page(request: Request) -> Response:
+    """``GET /admin/``: the privacy officer's page (sv/en), strict CSP, no inline code."""
+    body = (STATIC / "index.html").read_bytes()
+    return Response(
+        body, media_type="text/html; charset=utf-8", headers={**html_headers(), **_NO_STORE}
+    )
+
+
+async def asset(request: Request) -> Response:
+    """The page's script and stylesheet."""
+    name = request.path_params["asset"]
+    if name not in _ASSETS:
+        raise NotFound(f"no admin asset {name!r}")
+    return Response(
+        (STATIC / name).read_bytes(),
+        media_type=_ASSETS[name],
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def page_redirect(request: Request) -> Response:
+    """``/admin`` → ``/admin/``."""
+    return Response(status_code=308, headers={"Location": "/admin/"})
+
+
+def routes() -> list[Route]:
+    """The admin routes, in the order they are matched."""
+    return [
+        Route("/admin", page_redirect, methods=["GET"]),
+        Route("/admin/", page, methods=["GET"]),
+        Route("/admin/v1/me", me, methods=["GET"]),
+        Route("/admin/v1/log/verify", verify, methods=["GET"]),
+        Route("/admin/v1/sites/{site}/consents", export, methods=["GET"]),
+        Route("/admin/v1/sites/{site}/consents/manifest", export_manifest, methods=["GET"]),
+        Route("/admin/v1/sites/{site}/consents/{consent_id}", consent_proof, methods=["GET"]),
+        Route("/admin/v1/sites/{site}/stats", stats, methods=["GET"]),
+        Route("/admin/v1/sites/{site}/access-log", access_log, methods=["GET"]),
+        Route("/admin/{asset}", asset, methods=["GET"]),
+    ]

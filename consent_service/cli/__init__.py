@@ -1,0 +1,1 @@
+"""The command line: ``consent-service serve | migrate | verify | export | …``."""

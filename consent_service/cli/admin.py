@@ -1,0 +1,291 @@
+"""The privacy officer's commands: ``token``, ``export``, ``purge``, ``access-log``.
+
+:func:`add_commands` hangs them on the ``consent-service`` parser; each opens the
+store named by ``--database`` (like ``serve``), migrates it, does one thing, closes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterable, Awaitable, Callable
+from contextlib import aclosing
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from consent_service.admin import accesslog, retention
+from consent_service.admin.auth import ROLES, new_token
+from consent_service.admin.export import FORMATS, Exporter, Manifest, check_file, manifest_path
+from consent_service.admin.routes import parse_moment
+from consent_service.audit.log import format_time
+from consent_service.settings import Settings
+from consent_service.sites import load_sites
+from consent_service.store import Store, open_store
+from consent_service.web.errors import InvalidField
+
+T = TypeVar("T")
+
+
+def _database_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="database URL, e.g. sqlite:///var/kakor.db or postgresql://user@host/db "
+        "(default: $CONSENT_DATABASE_URL or sqlite:///var/kakor.db)",
+    )
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, help="site config TOML (default: $CONSENT_CONFIG or the demo site)"
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        database_url=getattr(args, "database", None), config_path=getattr(args, "config", None)
+    )
+
+
+def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]]) -> T:
+    async def go() -> T:
+        store = open_store(_settings(args).database_url)
+        await store.open()
+        try:
+            await store.migrate()
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def _moment(name: str, raw: str | None, *, end: bool = False) -> datetime | None:
+    try:
+        return parse_moment(name, raw, end=end)
+    except InvalidField as exc:
+        raise SystemExit(f"error: --{exc.message}") from None
+
+
+def add_commands(sub: Any) -> None:
+    """Add the admin subcommands to ``sub`` (the parser's subparsers)."""
+    token = sub.add_parser(
+        "token", help="create, list or revoke admin tokens", description="Admin API tokens."
+    )
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_sub.add_parser(
+        "create",
+        help="create a token and print it once",
+        description="Create an admin token for one or more sites; it is printed once and "
+        "only its SHA-256 is stored.",
+    )
+    create.add_argument("--site", action="append", required=True, help="site id (repeatable)")
+    create.add_argument("--role", choices=ROLES, default="officer", help="default: officer")
+    create.add_argument("--label", default="", help="a note: whose token this is")
+    _config_arg(create)
+    _database_arg(create)
+    create.set_defaults(func=cmd_token_create)
+    listing = token_sub.add_parser("list", help="list tokens (never the tokens themselves)")
+    _database_arg(listing)
+    listing.set_defaults(func=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    _database_arg(revoke)
+    revoke.set_defaults(func=cmd_token_revoke)
+
+    export = sub.add_parser(
+        "export",
+        help="export a site's audit rows to CSV or JSON Lines, with a manifest",
+        description="Write a site's rows, oldest first, streamed: to standard output, or "
+        "with --output FILE to FILE and its manifest to FILE.manifest.json. Or, with "
+        "--check FILE, check a file against its manifest.",
+    )
+    export.add_argument("--site", help="site id")
+    export.add_argument("--since", help="start date (YYYY-MM-DD) or ISO date-time, inclusive")
+    export.add_argument("--until", help="end; a bare date includes that whole day")
+    export.add_argument(
+        "--format", choices=FORMATS, help="default: jsonl for a .jsonl/.ndjson FILE, else csv"
+    )
+    export.add_argument(
+        "--output",
+        metavar="FILE",
+        default="-",
+        help="the file to write; - (the default) for standard output",
+    )
+    export.add_argument(
+        "--manifest",
+        type=Path,
+        metavar="PATH",
+        help="write the manifest to PATH (default: FILE.manifest.json with --output FILE, "
+        "none on standard output); with --check, the manifest to check against",
+    )
+    export.add_argument("--check", type=Path, metavar="FILE", help="check FILE and exit")
+    _database_arg(export)
+    export.set_defaults(func=cmd_export)
+
+    purge = sub.add_parser(
+        "purge",
+        help="delete a site's rows older than a date, keeping the chain verifiable",
+        description="Delete SITE's rows created before DATE and append a checkpoint row "
+        "that lets verify accept the shortened chain (C21). Never automatic by default.",
+    )
+    purge.add_argument("--site", required=True, help="site id")
+    purge.add_argument("--before", required=True, help="date (YYYY-MM-DD) or ISO date-time")
+    _database_arg(purge)
+    purge.set_defaults(func=cmd_purge)
+
+    log = sub.add_parser(
+        "access-log", help="print the admin access log (JSON Lines)", description="Who read what."
+    )
+    log.add_argument("--site", help="only this site")
+    log.add_argument("--limit", type=int, help="only the newest N entries")
+    _database_arg(log)
+    log.set_defaults(func=cmd_access_log)
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    """``token create``: print a new token once; store its hash."""
+    sites = load_sites(_settings(args).config_path)
+    unknown = [s for s in args.site if s not in sites]
+    if unknown:
+        print(f"error: no site {', '.join(unknown)} in the configuration", file=sys.stderr)
+        return 2
+    plain, record = new_token(args.site, args.role, args.now(), args.label)
+    _with_store(args, lambda store: store.create_admin_token(record))
+    print(plain)
+    print(
+        f"token {record.token_id} ({record.role}) for {', '.join(record.sites)}: "
+        "shown once, keep it safe",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    """``token list``: ids, roles, sites, dates; never a token or its hash."""
+    for t in _with_store(args, lambda store: store.list_admin_tokens()):
+        print(
+            json.dumps(
+                {
+                    "token_id": t.token_id,
+                    "role": t.role,
+                    "sites": list(t.sites),
+                    "label": t.label,
+                    "created_at": format_time(t.created_at),
+                    "revoked_at": format_time(t.revoked_at) if t.revoked_at else None,
+                },
+                ensure_ascii=False,
+            )
+        )
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    """``token revoke ID``."""
+    done = _with_store(args, lambda store: store.revoke_admin_token(args.token_id, args.now()))
+    print("revoked" if done else "no such active token", file=sys.stderr)
+    return 0 if done else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``export``: write the rows to standard output or FILE (and a manifest), or ``--check``."""
+    if args.check is not None:
+        return _check(args.check, args.manifest)
+    if not args.site:
+        print("error: export needs --site (or --check FILE)", file=sys.stderr)
+        return 2
+    if args.manifest == Path("-"):
+        print("error: --manifest needs a file name, not -", file=sys.stderr)
+        return 2
+    output = None if args.output == "-" else Path(args.output)
+    side = args.manifest or (None if output is None else manifest_path(output))
+    named_jsonl = output is not None and output.suffix in (".jsonl", ".ndjson")
+    fmt = args.format or ("jsonl" if named_jsonl else "csv")
+    since = _moment("since", args.since)
+    until = _moment("until", args.until, end=True)
+
+    async def work(store: Store) -> Manifest:
+        manifest = Manifest(
+            site_id=args.site,
+            format=fmt,
+            since=format_time(since) if since else None,
+            until=format_time(until) if until else None,
+            upto_seq=await store.last_seq(),
+        )
+        where = "-" if output is None else str(output)
+        await accesslog.record(
+            store, None, args.site, "export", {**manifest.to_dict(), "output": where}, args.now()
+        )
+        exporter = Exporter(manifest)
+        rows = store.iter_rows(site_id=args.site, since=since, until=until)
+        async with aclosing(exporter.chunks(rows)) as chunks:  # closed early on a broken pipe
+            if output is None:
+                await _to_stdout(chunks)
+            else:
+                await _to_file(chunks, output)
+        return exporter.manifest
+
+    manifest = _with_store(args, work)
+    if side is not None:
+        side.write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
+    if output is not None:
+        print(json.dumps(manifest.to_dict(), indent=2))
+    return 0
+
+
+async def _to_file(chunks: AsyncIterable[bytes], output: Path) -> None:
+    """Write ``chunks`` to ``output`` whole or not at all: via ``FILE.partial``, synced."""
+    partial = output.with_name(output.name + ".partial")
+    with partial.open("wb") as handle:
+        async for chunk in chunks:
+            handle.write(chunk)
+        handle.flush()
+        os.fsync(handle.fileno())
+    partial.replace(output)
+
+
+async def _to_stdout(chunks: AsyncIterable[bytes]) -> None:
+    """Write ``chunks`` to standard output as bytes (a reader that goes away: see ``main``)."""
+    out = sys.stdout.buffer
+    async for chunk in chunks:
+        out.write(chunk)
+    out.flush()
+
+
+def _check(path: Path, side: Path | None) -> int:
+    side = side or manifest_path(path)
+    if not side.exists():
+        print(f"error: no manifest {side}", file=sys.stderr)
+        return 2
+    manifest = Manifest.from_dict(json.loads(side.read_text()))
+    problems = check_file(path, manifest)
+    print(json.dumps({"ok": not problems, "rows": manifest.rows, "problems": problems}, indent=2))
+    return 0 if not problems else 1
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """``purge --site S --before DATE``: delete old rows, append a checkpoint."""
+    before = _moment("before", args.before)
+    if before is None:
+        print("error: --before needs a date", file=sys.stderr)
+        return 2
+    result = _with_store(args, lambda store: retention.purge(store, args.site, before, args.now()))
+    print(json.dumps(result.to_dict(), indent=2))
+    return 0
+
+
+def cmd_access_log(args: argparse.Namespace) -> int:
+    """``access-log``: one JSON line per entry, oldest first."""
+
+    async def work(store: Store) -> list[dict[str, Any]]:
+        return [
+            e.to_dict() async for e in store.iter_access_log(site_id=args.site, limit=args.limit)
+        ]
+
+    for entry in _with_store(args, work):
+        print(json.dumps(entry, ensure_ascii=False))
+    return 0

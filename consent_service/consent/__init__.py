@@ -1,0 +1,1 @@
+"""Consent itself: the pure rules, the choices, the signed token, minimisation."""

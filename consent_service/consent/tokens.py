@@ -1,0 +1,158 @@
+"""Sign and verify the consent cookie with itsdangerous.
+
+The token is ``<payload>.<timestamp>.<signature>``: ``payload`` is base64url JSON
+``{"i": consent_id, "v": policy_version, "c": bitmask}`` (readable by the widget,
+which never trusts it for anything but display), ``timestamp`` is when the decision
+was given. Each site has its own salt, so a token cannot be replayed on another site;
+keys are a list for rotation, newest first. A bad, forged or expired token is "no
+consent", never an error (C22).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, TimestampSigner
+from itsdangerous.signer import HMACAlgorithm
+
+from consent_service.consent.jsontext import quote_ascii
+from consent_service.settings import Secret
+
+SALT = "kakor.consent.v1"
+#: Seconds a token may be stamped ahead of this replica's clock (replicas drift a little).
+MAX_CLOCK_SKEW = 300
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class ConsentToken:
+    """What a consent cookie carries."""
+
+    consent_id: str
+    policy_version: str
+    mask: int
+    given_at: int
+
+
+#: The base64url characters in ASCII order: IDs written with them sort as their bytes do.
+_SORTABLE = b"-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+#: From standard base64 (``+`` and ``/``) straight to the sortable alphabet.
+_TO_SORTABLE = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", _SORTABLE
+)
+
+
+def new_consent_id() -> str:
+    """A new consent ID: 22 base64url characters that sort by creation time.
+
+    128 bits: 42 bits of milliseconds since the epoch (enough until 2109), then 86
+    random bits, in the base64url characters taken in ASCII order (the idea of a ULID;
+    the first character is a letter for decades, never a ``-``). The audit log indexes
+    rows by consent ID for the officer's lookup; IDs that grow with time are appended
+    at that index's edge instead of landing on a random page with every new visitor.
+    The ID names a visitor's decisions, it grants nothing: the signed token does.
+    """
+    random_bits = int.from_bytes(os.urandom(11)) >> 2  # 86 of 88
+    raw = ((time.time_ns() // 1_000_000) << 86 | random_bits).to_bytes(16, "big")
+    return binascii.b2a_base64(raw, newline=False)[:22].translate(_TO_SORTABLE).decode("ascii")
+
+
+class _KeyedHmac(HMACAlgorithm):
+    """itsdangerous's HMAC-SHA256, with each key's HMAC set up once and copied per token.
+
+    ``hmac.new`` hashes the padded key into two fresh SHA-256 states for every token;
+    copying a keyed HMAC object (what ``HMAC.copy`` is for) gives the same digest.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(hashlib.sha256)
+        self._keyed: dict[bytes, hmac.HMAC] = {}
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        keyed = self._keyed.get(key)
+        if keyed is None:
+            keyed = self._keyed[key] = hmac.new(key, digestmod=self.digest_method)
+        mac = keyed.copy()
+        mac.update(value)
+        return mac.digest()
+
+
+class _ClockSigner(TimestampSigner):
+    def __init__(self, clock: Clock, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._clock = clock
+        self._derived: dict[str | bytes | None, bytes] = {}
+
+    def get_timestamp(self) -> int:
+        return int(self._clock())
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        # itsdangerous derives the key (an HMAC of the salt) for every token; it depends
+        # only on the key and the salt, so derive each key once.
+        key = self._derived.get(secret_key)
+        if key is None:
+            key = self._derived[secret_key] = super().derive_key(secret_key)
+        return key
+
+
+class TokenSigner:
+    """Signs and verifies consent tokens for every site, with a rotating key list."""
+
+    def __init__(self, keys: Sequence[Secret], clock: Clock = time.time) -> None:
+        if not keys:
+            raise ValueError("at least one secret key is needed")
+        # itsdangerous signs with the *last* key and tries all of them: ours are newest first.
+        self._keys = [k.reveal() for k in reversed(keys)]
+        self._clock = clock
+        self._signers: dict[str, _ClockSigner] = {}
+
+    def _signer(self, site_id: str) -> _ClockSigner:
+        signer = self._signers.get(site_id)
+        if signer is None:
+            signer = _ClockSigner(
+                self._clock,
+                secret_key=self._keys,
+                salt=f"{SALT}:{site_id}",
+                digest_method=hashlib.sha256,
+                algorithm=_KeyedHmac(),
+            )
+            self._signers[site_id] = signer
+        return signer
+
+    def sign(self, site_id: str, consent_id: str, policy_version: str, mask: int) -> str:
+        """A signed token for this decision, stamped with the current time."""
+        # What json.dumps(..., separators=(",", ":")) writes, without building an encoder.
+        payload = (
+            f'{{"i":{quote_ascii(consent_id)},"v":{quote_ascii(policy_version)},"c":{int(mask)}}}'
+        )
+        encoded = base64.urlsafe_b64encode(payload.encode("ascii")).rstrip(b"=")
+        return self._signer(site_id).sign(encoded).decode("ascii")
+
+    def verify(self, site_id: str, token: str | None, max_age: int) -> ConsentToken | None:
+        """The token's content if it is authentic, for this site and younger than ``max_age``."""
+        if not token or len(token) > 512:
+            return None
+        try:  # the age is checked below: itsdangerous would refuse any clock skew at all
+            encoded, given_at = self._signer(site_id).unsign(token, return_timestamp=True)
+            payload = json.loads(base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4)))
+        except (BadSignature, ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(payload, dict):
+            return None
+        consent_id, version, mask = payload.get("i"), payload.get("v"), payload.get("c")
+        if not (isinstance(consent_id, str) and isinstance(version, str)):
+            return None
+        if not isinstance(mask, int) or isinstance(mask, bool):
+            return None
+        age = self._clock() - given_at.timestamp()
+        if age > max_age or age < -MAX_CLOCK_SKEW:
+            return None
+        return ConsentToken(consent_id, version, mask, int(given_at.timestamp()))

@@ -1,0 +1,1 @@
+"""Keeping trackers off until allowed: the gate, the declaration, the leak scanner."""

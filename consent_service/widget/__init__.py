@@ -1,0 +1,1 @@
+"""The embeddable widget: the built bundle and the route that serves it per site."""
