@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.procs import cpu_times, free_port
-from consent_service.audit.log import verify_rows
+from consent_service.audit.verify import verify_rows
 from consent_service.store import open_store
 
 BODY = {

@@ -32,7 +32,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from benchmarks.procs import cpu_seconds, free_port, rss_kib
-from consent_service.audit.log import GENESIS, ConsentEvent, chain
+from consent_service.audit.chain import GENESIS, chain
+from consent_service.audit.events import ConsentEvent
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 from consent_service.store import open_store

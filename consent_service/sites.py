@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consent_service.audit.canonical import canonical_json
 from consent_service.web.errors import UnknownSite
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -258,11 +258,6 @@ class SiteRegistry:
 
     def __len__(self) -> int:
         return len(self._sites)
-
-
-def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON bytes: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def load_sites(path: Path) -> SiteRegistry:

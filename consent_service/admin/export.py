@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consent_service.audit.log import ROW_FIELDS, AuditRow, format_time, parse_time, row_hash
+from consent_service.audit.chain import row_hash
+from consent_service.audit.events import ROW_FIELDS, AuditRow
+from consent_service.audit.timefmt import format_time, parse_time
 from consent_service.consent.jsontext import flag_members
 
 FORMATS = ("csv", "jsonl")

@@ -22,8 +22,10 @@ from consent_service.admin import accesslog
 from consent_service.admin.auth import OFFICER, VIEWER, FailureThrottle, Principal, authenticate
 from consent_service.admin.export import FORMATS, MEDIA_TYPES, Exporter, Manifest
 from consent_service.admin.stats import site_stats
+from consent_service.audit.events import AuditRow
 from consent_service.audit.integrity import row_proof, verify_log
-from consent_service.audit.log import AuditRow, anchors_from, format_time, parse_time
+from consent_service.audit.timefmt import format_time, parse_time
+from consent_service.audit.verify import anchors_from
 from consent_service.consent.storable import RULE, is_storable
 from consent_service.web.errors import InvalidField, NotFound
 from consent_service.web.guards import client_address, only_query

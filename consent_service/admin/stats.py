@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from consent_service.audit.log import format_time
+from consent_service.audit.timefmt import format_time
 from consent_service.sites import Site
 from consent_service.store import DayCounts, Store
 

@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from consent_service.audit.log import AuditRow, ConsentEvent, format_time
+from consent_service.audit.events import AuditRow, ConsentEvent
+from consent_service.audit.timefmt import format_time
 from consent_service.consent import rules as consent
 from consent_service.consent.choices import Choices
 from consent_service.consent.jsontext import flag_members

@@ -1,30 +1,32 @@
-"""Is the audit log intact? Whole-chain verify with purge anchors, and one row's links (C22).
+"""Is the stored audit log intact? The whole chain with purge anchors, and one row's links.
 
-A purge (C21) deletes a prefix of a site's chain and appends a checkpoint row naming
-the hash it continued from; :func:`verify_log` loads those as anchors first, so the
-first remaining row may start from that hash instead of the genesis hash.
+:func:`verify_log` loads the purge checkpoints as anchors first
+(:func:`~consent_service.audit.verify.anchors_from`), so a site's first remaining row
+may start from the hash its purge continued from (C21, C22).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from consent_service.audit.log import GENESIS, AuditRow, ChainVerifier, anchors_from, row_hash
+from consent_service.audit.chain import GENESIS, row_hash
+from consent_service.audit.events import AuditRow
+from consent_service.audit.verify import ChainVerifier, anchors_from, close, feed
 from consent_service.store import Store
 
 
 async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dict[str, Any]:
     """Walk the chain (every site, or each of ``site_ids``); report the first broken row.
 
-    The answer is :meth:`~consent_service.audit.log.VerifyResult.to_dict` (``ok``,
+    The answer is :meth:`~consent_service.audit.verify.VerifyResult.to_dict` (``ok``,
     ``rows_checked``, ``first_broken``) plus ``sites``: each checked site's result and
     ``head`` (the hash of its newest row, to compare with an export manifest).
     """
     anchors = anchors_from(await store.checkpoint_rows())
     if site_ids is None:
         verifier = ChainVerifier(anchors)
-        await _feed(verifier, store.iter_rows())
+        await feed(verifier, store.iter_rows())
         result = verifier.result()
         answer = result.to_dict()
         answer["sites"] = {site: {"head": head} for site, head in sorted(result.heads.items())}
@@ -34,7 +36,7 @@ async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dic
     first_broken: dict[str, Any] | None = None
     for site_id in site_ids:
         verifier = ChainVerifier({site_id: anchors.get(site_id, set())})
-        await _feed(verifier, store.iter_rows(site_id=site_id))
+        await feed(verifier, store.iter_rows(site_id=site_id))
         result = verifier.result()
         total += result.rows_checked
         sites[site_id] = {**result.to_dict(), "head": result.heads.get(site_id)}
@@ -74,19 +76,3 @@ async def row_proof(store: Store, row: AuditRow, anchors: Iterable[str] = ()) ->
         "followed": followed,
         "verified": hash_ok and linked and followed,
     }
-
-
-async def _feed(verifier: ChainVerifier, rows: AsyncIterator[AuditRow]) -> None:
-    try:
-        async for row in rows:
-            if not verifier.feed(row):
-                break
-    finally:
-        await close(rows)
-
-
-async def close(rows: AsyncIterator[Any]) -> None:
-    """Close an async row iterator left early (its database cursor is released now)."""
-    aclose = getattr(rows, "aclose", None)
-    if aclose is not None:
-        await aclose()

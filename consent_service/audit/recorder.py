@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from consent_service.audit.log import AuditRow, ConsentEvent
+from consent_service.audit.events import AuditRow, ConsentEvent
 from consent_service.store import Store, StoreDataError, StoreError, TextsSnapshot
 from consent_service.web.metrics import Metrics
 

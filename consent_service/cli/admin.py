@@ -21,7 +21,7 @@ from consent_service.admin import accesslog, retention
 from consent_service.admin.auth import ROLES, new_token
 from consent_service.admin.export import FORMATS, Exporter, Manifest, check_file, manifest_path
 from consent_service.admin.routes import parse_moment
-from consent_service.audit.log import format_time
+from consent_service.audit.timefmt import format_time
 from consent_service.settings import Settings
 from consent_service.sites import load_sites
 from consent_service.store import Store, open_store

@@ -84,7 +84,7 @@ def cmd_partitions(args: argparse.Namespace) -> int:
 
 def cmd_import_log(args: argparse.Namespace) -> int:
     """``import-log --from URL``: copy a log into PostgreSQL; exit 1 unless both verify alike."""
-    from consent_service.audit.log import anchors_from, verify_rows
+    from consent_service.audit.verify import anchors_from, verify_rows
     from consent_service.store.postgres import PostgresStore
 
     async def go() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from consent_service.audit.log import format_time
+from consent_service.audit.timefmt import format_time
 from consent_service.consent.choices import Choices
 from consent_service.consent.storable import RULE, is_storable
 from consent_service.sites import Site

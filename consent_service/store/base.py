@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from consent_service.audit.log import AuditRow, ConsentEvent
+from consent_service.audit.events import AuditRow, ConsentEvent
 from consent_service.store.records import AccessEntry, AdminToken, DayCounts, PurgeResult
 
 #: Shipped inside the package so a plain wheel install has them; ``migrations/`` at the
@@ -165,7 +165,7 @@ class Store(abc.ABC):
         In one transaction: delete the site's rows with ``seq`` below the first row whose
         ``created_at >= before`` (all of the site's rows if there is none: a prefix of the
         chain, so what remains is contiguous), then append, through the normal chaining,
-        :func:`~consent_service.audit.log.checkpoint_event` with ``purged_rows``, ``first_seq``,
+        :func:`~consent_service.audit.events.checkpoint_event` with ``purged_rows``, ``first_seq``,
         ``last_seq``, ``before`` and ``continued_from`` (the hash of the last deleted row).
         Nothing to delete: no checkpoint, ``purged_rows == 0``.
         """

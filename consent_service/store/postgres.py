@@ -22,16 +22,10 @@ from typing import Any
 
 import asyncpg
 
-from consent_service.audit.log import (
-    CHECKPOINT,
-    GENESIS,
-    AuditRow,
-    ConsentEvent,
-    chain_seqs,
-    checkpoint_event,
-    choices_json,
-    format_time,
-)
+from consent_service.audit.canonical import UnencodableValue
+from consent_service.audit.chain import GENESIS, chain_seqs
+from consent_service.audit.events import CHECKPOINT, AuditRow, ConsentEvent, checkpoint_event
+from consent_service.audit.timefmt import format_time
 from consent_service.store.base import (
     DECISION_ACTIONS,
     Store,
@@ -39,7 +33,14 @@ from consent_service.store.base import (
     StoreError,
     TextsSnapshot,
 )
-from consent_service.store.records import AccessEntry, AdminToken, DayCounts, PurgeResult, audit_row
+from consent_service.store.records import (
+    AccessEntry,
+    AdminToken,
+    DayCounts,
+    PurgeResult,
+    audit_row,
+    choices_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,11 @@ class PostgresStore(Store):
             await self._prepare(events)
             async with self.pool.acquire() as conn, conn.transaction():
                 return await self._append_in(conn, events, texts)
-        except (UnicodeError, asyncpg.DataError) as exc:  # SQLSTATE class 22, e.g. a NUL
+        except (
+            UnicodeError,
+            UnencodableValue,
+            asyncpg.DataError,
+        ) as exc:  # SQLSTATE class 22, e.g. a NUL
             raise StoreDataError(f"PostgreSQL cannot keep this batch: {exc}") from exc
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"PostgreSQL write failed: {exc}") from exc

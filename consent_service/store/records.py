@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from consent_service.audit.log import AuditRow, format_time
+from consent_service.audit.canonical import compact_json
+from consent_service.audit.events import AuditRow
+from consent_service.audit.timefmt import format_time
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,11 @@ class PurgeResult:
             "continued_from": self.continued_from,
             "checkpoint_seq": self.checkpoint_seq,
         }
+
+
+def choices_json(choices: Mapping[str, bool]) -> str:
+    """How ``choices`` is stored: compact JSON in config order (category ids are ASCII)."""
+    return compact_json(dict(choices))
 
 
 def audit_row(raw: Sequence[Any], created_at: datetime) -> AuditRow:

@@ -24,16 +24,10 @@ from typing import Any
 
 import aiosqlite
 
-from consent_service.audit.log import (
-    CHECKPOINT,
-    AuditRow,
-    ConsentEvent,
-    chain,
-    checkpoint_event,
-    choices_json,
-    format_time,
-    parse_time,
-)
+from consent_service.audit.canonical import UnencodableValue
+from consent_service.audit.chain import chain
+from consent_service.audit.events import CHECKPOINT, AuditRow, ConsentEvent, checkpoint_event
+from consent_service.audit.timefmt import format_time, parse_time
 from consent_service.store.base import (
     DECISION_ACTIONS,
     Store,
@@ -41,7 +35,14 @@ from consent_service.store.base import (
     StoreError,
     TextsSnapshot,
 )
-from consent_service.store.records import AccessEntry, AdminToken, DayCounts, PurgeResult, audit_row
+from consent_service.store.records import (
+    AccessEntry,
+    AdminToken,
+    DayCounts,
+    PurgeResult,
+    audit_row,
+    choices_json,
+)
 from consent_service.store.sqlite_commit import Checkpointer, CommitPlacement
 
 _COLUMNS = (
@@ -202,7 +203,11 @@ class SqliteStore(Store):
         async with self._append_lock:  # one transaction at a time on the append connection
             try:
                 return await self._append(events, texts)
-            except (UnicodeError, sqlite3.DataError) as exc:  # rolled back: nothing written
+            except (
+                UnicodeError,
+                UnencodableValue,
+                sqlite3.DataError,
+            ) as exc:  # rolled back: nothing written
                 raise StoreDataError(f"SQLite cannot keep this batch: {exc}") from exc
 
     async def _append(

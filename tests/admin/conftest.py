@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.audit.log import AuditRow
+from consent_service.audit.events import AuditRow
 from consent_service.cli.main import main
 from consent_service.settings import DEMO_CONFIG
 from consent_service.store import open_store

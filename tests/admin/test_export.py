@@ -17,7 +17,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from consent_service.admin.export import manifest_path, parse_csv, parse_file, parse_jsonl
-from consent_service.audit.log import AuditRow, row_hash
+from consent_service.audit.chain import row_hash
+from consent_service.audit.events import AuditRow
 from consent_service.cli.main import main
 from consent_service.store import open_store
 

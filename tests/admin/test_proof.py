@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from consent_service.audit.log import ROW_FIELDS
+from consent_service.audit.events import ROW_FIELDS
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.audit.log import CHECKPOINT
+from consent_service.audit.events import CHECKPOINT
 from consent_service.settings import DEMO_CONFIG, Settings
 
 from ..conftest import EDGES, FakeClock

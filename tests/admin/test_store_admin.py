@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from consent_service.audit.log import CHECKPOINT, ConsentEvent, anchors_from
+from consent_service.audit.events import CHECKPOINT, ConsentEvent
+from consent_service.audit.verify import anchors_from
 from consent_service.store import AccessEntry, AdminToken, Store, open_store
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)

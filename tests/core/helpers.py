@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from consent_service.audit.log import AuditRow, ConsentEvent
+from consent_service.audit.events import AuditRow, ConsentEvent
 from consent_service.store import open_store
 
 

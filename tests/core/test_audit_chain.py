@@ -6,12 +6,18 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.audit.log import GENESIS, ChainVerifier, chain
+from consent_service.audit.canonical import canonical_json
+from consent_service.audit.chain import GENESIS, chain, row_content, row_hash
+from consent_service.audit.events import ConsentEvent, checkpoint_event
 from consent_service.audit.recorder import Recorder
+from consent_service.audit.timefmt import format_time
+from consent_service.audit.verify import ChainVerifier
 from consent_service.store import open_store
 from consent_service.web.metrics import Metrics
 
@@ -167,7 +173,7 @@ def test_event_ids_are_unique_hex_that_sorts_by_creation() -> None:
     import re
     import time
 
-    from consent_service.audit.log import new_event_id
+    from consent_service.audit.events import new_event_id
 
     earlier = [event().event_id for _ in range(200)]
     time.sleep(0.003)
@@ -175,3 +181,57 @@ def test_event_ids_are_unique_hex_that_sorts_by_creation() -> None:
     assert all(re.fullmatch(r"[0-9a-f]{32}", e) for e in earlier + later)
     assert len(set(earlier + later)) == 400
     assert max(earlier) < min(later)
+
+
+#: A consent row's content as every kakor version has written it, byte for byte: the
+#: rows already stored verify only while the one writer keeps producing these bytes.
+GOLDEN_EVENT = ConsentEvent(
+    site_id="region-vastmanland",
+    consent_id="QKGfzhIFjo_Z3_DFtSUurw",
+    action="save",
+    choices={"necessary": True, "statistics": True, "third-party": False},
+    policy_version="2026-11-01",
+    texts_hash="ab" * 32,
+    language="sv",
+    widget_version="1.4.0",
+    page='https://www.regionvastmanland.se/nyheter/åäö"\\',
+    ip="192.0.2.0/24",
+    browser="Firefox/Linux",
+    gpc=False,
+    created_at=datetime(2026, 11, 27, 9, 53, 6, 31635, tzinfo=UTC),
+    event_id="019abcdef0123456789abcdef01234567890ab",
+)
+GOLDEN_CONTENT = (
+    b'{"action":"save","browser":"Firefox/Linux","choices":{"necessary":true,'
+    b'"statistics":true,"third-party":false},"consent_id":"QKGfzhIFjo_Z3_DFtSUurw",'
+    b'"created_at":"2026-11-27T09:53:06.031635Z","event_id":"019abcdef0123456789abcdef01234567890ab",'
+    b'"gpc":false,"ip":"192.0.2.0/24","language":"sv",'
+    b'"page":"https://www.regionvastmanland.se/nyheter/\xc3\xa5\xc3\xa4\xc3\xb6\\"\\\\",'
+    b'"policy_version":"2026-11-01","seq":7,"site_id":"region-vastmanland",'
+    b'"texts_hash":"abababababababababababababababababababababababababababababababab",'
+    b'"widget_version":"1.4.0"}'
+)
+
+
+def test_c22_the_hashed_bytes_of_a_row_are_the_golden_bytes() -> None:
+    """Keys sorted, no spaces, UTF-8 as is, the time as 27 characters: the bytes, and the
+    hashes of a consent row and of a purge checkpoint, are those every version wrote."""
+    assert canonical_json(row_content(7, GOLDEN_EVENT)) == GOLDEN_CONTENT
+    assert row_hash(7, GENESIS, GOLDEN_EVENT) == (
+        "9fe66506a47a3dcdd73c24d6b20fde8823eea10dfad394f42050d5a9a71c5d6d"
+    )
+    checkpoint = replace(
+        checkpoint_event(
+            "demo",
+            {"purged_rows": 4, "continued_from": "f" * 64},
+            datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        ),
+        event_id="e",
+    )
+    assert row_hash(12, "c" * 64, checkpoint) == (
+        "900dc903f6a2d501ebbad902e14842ce7776a3765707322c20cd5688d555f00a"
+    )
+    assert format_time(datetime(2028, 2, 29, tzinfo=UTC)) == "2028-02-29T00:00:00.000000Z"
+    assert format_time(datetime(2028, 2, 29, 1, tzinfo=timezone(timedelta(hours=1)))) == (
+        "2028-02-29T00:00:00.000000Z"
+    )

@@ -11,7 +11,6 @@ from itertools import product
 import pytest
 
 from consent_service.api.routes import consent_json
-from consent_service.audit.log import choices_json
 from consent_service.consent.choices import Choices
 from consent_service.consent.rules import (
     choices_for,
@@ -22,6 +21,7 @@ from consent_service.consent.rules import (
 )
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
+from consent_service.store.records import choices_json
 
 SITE = load_sites(DEMO_CONFIG).get("demo")
 

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from consent_service.audit import recorder as recorder_module
-from consent_service.audit.log import AuditRow, ConsentEvent, chain, verify_rows
+from consent_service.audit.chain import chain
+from consent_service.audit.events import AuditRow, ConsentEvent
 from consent_service.audit.recorder import GATHER_TURNS_MAX, Recorder
+from consent_service.audit.verify import verify_rows
 from consent_service.store import StoreDataError, StoreError, open_store
 from consent_service.web.metrics import Metrics
 

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from consent_service.audit.log import ConsentEvent
+from consent_service.audit.events import ConsentEvent
 from consent_service.sites import TEXT_KEYS, Site, parse_sites
 
 #: Any JSON value, as ``json.loads`` could hand it to the service.

@@ -9,14 +9,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent_service.audit.log import (
-    GENESIS,
-    ROW_FIELDS,
-    AuditRow,
-    ChainVerifier,
-    ConsentEvent,
-    chain,
-)
+from consent_service.audit.chain import GENESIS, chain
+from consent_service.audit.events import ROW_FIELDS, AuditRow, ConsentEvent
+from consent_service.audit.verify import ChainVerifier
 from consent_service.consent.choices import Choices
 
 from .strategies import PROPERTY, consent_events
@@ -175,8 +170,8 @@ def test_c22_the_row_hash_is_sha256_of_the_canonical_json(case: tuple[int, Conse
     """The directly assembled form hashes exactly what canonical_json of the content gives."""
     import hashlib
 
-    from consent_service.audit.log import row_content, row_hash
-    from consent_service.sites import canonical_json
+    from consent_service.audit.canonical import canonical_json
+    from consent_service.audit.chain import row_content, row_hash
 
     seq, event = case
     expected = hashlib.sha256(b"p" * 64 + b"\n" + canonical_json(row_content(seq, event)))
@@ -186,11 +181,17 @@ def test_c22_the_row_hash_is_sha256_of_the_canonical_json(case: tuple[int, Conse
 @PROPERTY
 @given(st.dictionaries(_any_text, st.booleans() | st.integers(0, 2), max_size=6))
 def test_stored_choices_are_compact_json(choices: dict[str, Any]) -> None:
+    """In the order given, no spaces, UTF-8 as is; for category ids (ASCII, as the site
+    file requires) byte for byte what earlier versions stored."""
     import json
 
-    from consent_service.audit.log import choices_json
+    from consent_service.store.records import choices_json
 
-    assert choices_json(choices) == json.dumps(choices, separators=(",", ":"))
+    stored = choices_json(choices)
+    assert stored == json.dumps(choices, separators=(",", ":"), ensure_ascii=False)
+    assert json.loads(stored) == choices and list(json.loads(stored)) == list(choices)
+    if all(key.isascii() for key in choices):
+        assert stored == json.dumps(choices, separators=(",", ":"))
 
 
 @PROPERTY
@@ -198,10 +199,11 @@ def test_stored_choices_are_compact_json(choices: dict[str, Any]) -> None:
 def test_shared_choices_store_and_hash_as_plain_ones(plain: dict[str, bool]) -> None:
     import json
 
-    from consent_service.audit.log import choices_json
+    from consent_service.store.records import choices_json
 
     shared = Choices(plain.items(), site_id="s", mask=0)
-    assert choices_json(shared) == choices_json(plain) == json.dumps(plain, separators=(",", ":"))
+    expected = json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
+    assert choices_json(shared) == choices_json(plain) == expected
     assert "{" + shared.sorted_members + "}" == json.dumps(
         plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
@@ -219,7 +221,7 @@ def test_shared_choices_store_and_hash_as_plain_ones(plain: dict[str, bool]) -> 
 )
 def test_times_are_written_as_isoformat_in_utc(moment: datetime) -> None:
     """The per-second cache of format_time writes what isoformat does, in any zone, any year."""
-    from consent_service.audit.log import format_time, parse_time
+    from consent_service.audit.timefmt import format_time, parse_time
 
     expected = moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
     assert format_time(moment) == expected
@@ -229,7 +231,7 @@ def test_times_are_written_as_isoformat_in_utc(moment: datetime) -> None:
 
 def test_a_time_written_again_is_its_own_text_however_many_came_between() -> None:
     """format_time keeps recent texts by object identity: never another object's text."""
-    from consent_service.audit.log import format_time
+    from consent_service.audit.timefmt import format_time
 
     start = datetime(2026, 11, 27, tzinfo=UTC)
     for n in range(20_000):  # past the kept texts' bound, with objects freed all along
@@ -238,3 +240,24 @@ def test_a_time_written_again_is_its_own_text_however_many_came_between() -> Non
         assert format_time(moment) == expected
         assert format_time(moment) == expected
         assert format_time(start + timedelta(microseconds=n * 7919 + 1)) != expected
+
+
+_json_text = st.text(max_size=30)  # any text but lone surrogates (which no store keeps)
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _json_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_json_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@PROPERTY
+@given(st.dictionaries(_json_text, _json_values, max_size=8))
+def test_c22_canonical_json_is_what_json_dumps_writes(value: dict[str, Any]) -> None:
+    """The one writer of the hashed bytes (orjson) gives exactly ``json.dumps``' bytes with
+    sorted keys, no spaces and non-ASCII as is, for any text: rows hashed by either verify."""
+    import json
+
+    from consent_service.audit.canonical import canonical_json
+
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(value) == expected.encode()

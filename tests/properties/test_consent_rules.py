@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent_service.audit.log import format_time
+from consent_service.audit.timefmt import format_time
 from consent_service.consent import rules as consent
 from consent_service.consent.storable import is_storable
 from consent_service.sites import Site

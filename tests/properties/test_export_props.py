@@ -26,7 +26,8 @@ from consent_service.admin.export import (
     parse_csv,
     restore,
 )
-from consent_service.audit.log import GENESIS, ROW_FIELDS, AuditRow, ConsentEvent, chain, row_hash
+from consent_service.audit.chain import GENESIS, chain, row_hash
+from consent_service.audit.events import ROW_FIELDS, AuditRow, ConsentEvent
 
 from .strategies import PROPERTY, consent_events, json_values
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from consent_service.audit.log import verify_rows
+from consent_service.audit.verify import verify_rows
 from consent_service.store import open_store
 
 from ..conftest import KEY

@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from consent_service.audit.log import verify_rows
+from consent_service.audit.verify import verify_rows
 from consent_service.cli import main as cli
 from consent_service.settings import DEMO_CONFIG, Secret, Settings
 from consent_service.store import open_store

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.audit.log import verify_rows
+from consent_service.audit.verify import verify_rows
 from consent_service.store import open_store
 
 from .conftest import sqlite_rows

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from consent_service.audit.log import CHECKPOINT, anchors_from, verify_rows
+from consent_service.audit.events import CHECKPOINT
+from consent_service.audit.verify import anchors_from, verify_rows
 from consent_service.cli.main import main
 from consent_service.store import TextsSnapshot, open_store
 from consent_service.store.postgres import PostgresStore

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from consent_service.audit.log import AuditRow
+from consent_service.audit.events import AuditRow
 from consent_service.consent.tokens import TokenSigner
 from consent_service.settings import DEMO_CONFIG, Secret
 from consent_service.store import open_store

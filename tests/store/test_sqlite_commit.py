@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from consent_service.audit.log import ChainVerifier
+from consent_service.audit.verify import ChainVerifier
 from consent_service.store.sqlite import SqliteStore
 from consent_service.store.sqlite_commit import INLINE_COMMIT_SECONDS, CommitPlacement
 

@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consent_service.audit.log import GENESIS, AuditRow, ConsentEvent, row_hash, verify_rows
+from consent_service.audit.chain import GENESIS, row_hash
+from consent_service.audit.events import AuditRow, ConsentEvent
+from consent_service.audit.verify import verify_rows
 from consent_service.store import Store, TextsSnapshot, open_store
 
 from . import raw
