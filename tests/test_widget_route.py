@@ -146,7 +146,7 @@ def test_host_spellings_share_one_widget_and_a_mount_point_is_kept(
         "http://localhost:8001/v1/sites/demo/consent"
     )
     _endpoints(client, "localhost:8001")
-    assert client.app.kakor_state.widgets.builds == 1  # type: ignore[attr-defined]
+    assert client.app.state.kakor.widgets.builds == 1  # type: ignore[attr-defined]
     app = create_app(make_settings())
     with TestClient(app, base_url="http://localhost", root_path="/kakor") as mounted:
         answer = mounted.get("/kakor" + URL, headers={"Accept-Encoding": "identity"})
@@ -172,7 +172,7 @@ def test_without_a_public_url_any_other_host_gets_a_clear_500(
     assert answer.json()["error"]["code"] == "public_url_not_configured"
     assert "CONSENT_PUBLIC_URL" in answer.json()["error"]["message"]
     assert host not in answer.text
-    assert client.app.kakor_state.widgets.builds == 0  # type: ignore[attr-defined]
+    assert client.app.state.kakor.widgets.builds == 0  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -186,7 +186,7 @@ def test_an_implausible_host_is_refused_and_builds_nothing(
         answer = client.get(route, headers={"Host": host})
         assert answer.status_code == 400, route
         assert answer.json()["error"]["code"] == "invalid_host"
-    assert client.app.kakor_state.widgets.builds == 0  # type: ignore[attr-defined]
+    assert client.app.state.kakor.widgets.builds == 0  # type: ignore[attr-defined]
 
 
 class _CompressSpy:
@@ -236,7 +236,7 @@ def test_localhost_hosts_are_compressed_off_the_loop_and_bounded(
         assert answer.status_code == 200
         assert f"http://localhost:{port}/v1/".encode() in answer.content
     assert spy.on_loop == 0
-    cache = client.app.kakor_state.widgets  # type: ignore[attr-defined]
+    cache = client.app.state.kakor.widgets  # type: ignore[attr-defined]
     assert len(cache._items) <= widget.HOST_VARIANTS
 
 
@@ -282,7 +282,7 @@ def test_a_refused_build_is_served_plain_and_not_stored(
     async def full(site: object, base_url: str) -> None:
         return None
 
-    monkeypatch.setattr(client.app.kakor_state.widgets, "get", full)  # type: ignore[attr-defined]
+    monkeypatch.setattr(client.app.state.kakor.widgets, "get", full)  # type: ignore[attr-defined]
     answer = client.get(URL, headers={"Accept-Encoding": "br"})
     assert answer.status_code == 200 and "content-encoding" not in answer.headers
     assert answer.headers["cache-control"] == "no-store"

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consent_service.audit.canonical import compact_json
 from consent_service.audit.chain import row_hash
 from consent_service.audit.events import ROW_FIELDS, AuditRow
 from consent_service.audit.timefmt import format_time, parse_time
-from consent_service.consent.jsontext import flag_members
 
 FORMATS = ("csv", "jsonl")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
@@ -42,14 +42,8 @@ def _json(value: Any) -> str:
 
 
 def _flags_json(values: Mapping[str, Any]) -> str:
-    """``_json(dict(values))``, assembled directly when every value is a bool (as always).
-
-    The same bytes (:mod:`.jsontext` uses the json module's own writers) for about 16,000
-    instructions instead of 26,000, of the 170,000 a CSV row costs.
-    """
-    if all(type(value) is bool for value in values.values()):
-        return "{" + flag_members(values.items()) + "}"
-    return _json(dict(values))
+    """``_json(dict(values))``: orjson writes the same bytes faster (category ids are ASCII)."""
+    return compact_json(dict(values))
 
 
 #: A cell that starts with one of these, or has one right after a :data:`BREAKS` character,

@@ -15,11 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from consent_service.audit.canonical import compact_json
 from consent_service.audit.events import AuditRow, ConsentEvent
 from consent_service.audit.timefmt import format_time
 from consent_service.consent import rules as consent
-from consent_service.consent.choices import Choices
-from consent_service.consent.jsontext import flag_members
 from consent_service.consent.privacy import browser_family, minimise_ip
 from consent_service.consent.tokens import new_consent_id
 from consent_service.sites import Site
@@ -55,7 +54,7 @@ async def site_config(request: Request) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-async def consent_route(request: Request) -> Response:
+async def consent_endpoint(request: Request) -> Response:
     """``/v1/sites/{site}/consent``: record (POST), read (GET), withdraw (DELETE), preflight."""
     st = get_state(request)
     site = st.sites.get(request.path_params["site"])
@@ -159,24 +158,8 @@ def _answer(
     body = consent_json(
         row.consent_id, row.choices, row.policy_version, row.created_at, site, token
     )
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"cache-control", b"no-store"),
-        (b"set-cookie", set_cookie_header(site, request, token).encode("latin-1")),
-    ]
-    if cors:
-        headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in cors.items()]
-    return _EncodedResponse(body, status, headers)
-
-
-class _EncodedResponse(Response):
-    """A response built from headers already encoded (the consent answer, on every decision)."""
-
-    def __init__(self, body: bytes, status_code: int, headers: list[tuple[bytes, bytes]]) -> None:
-        self.status_code = status_code
-        self.background = None
-        self.body = body
-        self.raw_headers = [*headers, (b"content-length", str(len(body)).encode("ascii"))]
+    headers = {**_NO_STORE, "Set-Cookie": set_cookie_header(site, request, token), **cors}
+    return Response(body, status, headers, media_type="application/json")
 
 
 def consent_json(
@@ -187,19 +170,16 @@ def consent_json(
     site: Site,
     token: str,
 ) -> bytes:
-    """The consent answer as JSON bytes.
-
-    Assembled directly, on the hot path, because every value comes from a restricted
-    alphabet: category ids and the policy version are validated by the config loader,
-    the consent ID and token are base64url, and times have a fixed format. Tests check
-    the result against ``json.loads``.
-    """
-    flags = choices.members if type(choices) is Choices else flag_members(choices.items())
-    given_text = format_time(given)
-    return (
-        f'{{"consent_id":"{consent_id}","choices":{{{flags}}},"policy_version":"{version}",'
-        f'"given_at":"{given_text}",'
-        f'"expires_at":"{consent.expires_text(site, given, given_text)}","token":"{token}"}}'
+    """The consent answer as JSON bytes (every category explicit, times as the log writes them)."""
+    return compact_json(
+        {
+            "consent_id": consent_id,
+            "choices": dict(choices),
+            "policy_version": version,
+            "given_at": format_time(given),
+            "expires_at": format_time(consent.expires_at(site, given)),
+            "token": token,
+        }
     ).encode()
 
 
@@ -234,15 +214,17 @@ async def metrics(request: Request) -> Response:
     )
 
 
-def consent_route_entry() -> Route:
-    """The consent route; :class:`~consent_service.web.frontdoor.ServiceApp` serves it directly."""
+def consent_route() -> Route:
+    """The consent route, which :class:`~consent_service.web.frontdoor.FrontDoor` serves."""
     return Route(
-        "/v1/sites/{site}/consent", consent_route, methods=["GET", "POST", "DELETE", "OPTIONS"]
+        "/v1/sites/{site}/consent",
+        consent_endpoint,
+        methods=["GET", "POST", "DELETE", "OPTIONS"],
     )
 
 
 def routes() -> list[Route]:
-    """The public routes other than the consent route (:func:`consent_route_entry`)."""
+    """The public routes of contract v1 other than :func:`consent_route`."""
     return [
         Route("/v1/sites/{site}/config", site_config, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -129,7 +129,7 @@ def _hardening(settings: Settings) -> dict[str, object]:
     (``CONSENT_HTTP_PARSER``) with a bound on the request line and headers while they
     are incomplete (400) and on the time they take to arrive (408), and the JSON error
     shape for what the server answers itself; a complete request over the size limit
-    gets 431 from :class:`~consent_service.web.limits.HeaderLimit`.
+    gets 431 from :class:`~consent_service.web.edge.Edge`.
     """
     from consent_service.web.protocols import (
         protocol_class,  # the server's parsers: only for serving

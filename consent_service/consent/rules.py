@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from consent_service.audit.timefmt import format_time
-from consent_service.consent.choices import Choices
 from consent_service.consent.storable import RULE, is_storable
 from consent_service.sites import Site
 from consent_service.web.errors import InvalidField
@@ -31,16 +29,11 @@ MAX_WIDGET_VERSION = 32
 WIDGET_VERSION = re.compile(rf"[0-9A-Za-z][0-9A-Za-z._+-]{{0,{MAX_WIDGET_VERSION - 1}}}")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
-    """A validated decision: every category explicit, the required ones on.
+    """A validated decision: every category explicit, the required ones on."""
 
-    Not frozen: a frozen dataclass sets each field through ``object.__setattr__``, which
-    made building one about a sixth of parsing a consent; nothing changes a decision
-    once made.
-    """
-
-    choices: Choices
+    choices: dict[str, bool]
     action: str
     language: str
     policy_version: str
@@ -112,59 +105,32 @@ def parse_withdrawal(site: Site, body: Any) -> Decision:
     )
 
 
-def complete(site: Site, optional: Mapping[str, bool]) -> Choices:
+def complete(site: Site, optional: Mapping[str, bool]) -> dict[str, bool]:
     """Every category of ``site`` in config order, required ones always true."""
     return choices_for(site, encode_mask(site, optional))
 
 
 def encode_mask(site: Site, choices: Mapping[str, bool]) -> int:
     """The token's bitmask: bit k is the k-th optional category."""
-    if type(choices) is Choices and choices.site_id == site.id:
-        return choices.mask
     return sum(1 << k for k, cid in enumerate(site.optional_ids) if choices.get(cid))
 
 
-def decode_mask(site: Site, mask: int) -> Choices | None:
+def decode_mask(site: Site, mask: int) -> dict[str, bool] | None:
     """Choices from a token's bitmask, or None if it names categories the site lacks."""
     if mask < 0 or mask >> len(site.optional_ids):
         return None
     return choices_for(site, mask)
 
 
-def choices_for(site: Site, mask: int) -> Choices:
-    """The one :class:`Choices` of ``site`` for token bitmask ``mask`` (made on first use)."""
-    made: dict[int, Choices] = site.__dict__.setdefault("_choices", {})
-    choices = made.get(mask)
-    if choices is None:
-        bits = {cid: bool(mask >> k & 1) for k, cid in enumerate(site.optional_ids)}
-        items = ((c.id, True if c.required else bits[c.id]) for c in site.categories)
-        choices = made[mask] = Choices(items, site_id=site.id, mask=mask)
-    return choices
+def choices_for(site: Site, mask: int) -> dict[str, bool]:
+    """Every category of ``site`` in config order for token bitmask ``mask``."""
+    bits = {cid: bool(mask >> k & 1) for k, cid in enumerate(site.optional_ids)}
+    return {c.id: True if c.required else bits[c.id] for c in site.categories}
 
 
 def expires_at(site: Site, given_at: datetime) -> datetime:
     """When a decision given at ``given_at`` lapses (C15: refusals last as long as consents)."""
     return given_at + timedelta(days=site.consent_lifetime_days)
-
-
-def expires_text(site: Site, given_at: datetime, given_text: str) -> str:
-    """``format_time(expires_at(site, given_at))``, given ``given_text = format_time(given_at)``.
-
-    A lifetime is whole days and UTC has no daylight saving, so the expiry keeps the
-    microseconds and its text up to the second follows from the given text up to the
-    second: that part is kept per second and lifetime, as ``format_time`` keeps its own.
-    """
-    key = (given_text[:19], site.consent_lifetime_days)
-    head = _EXPIRY_HEADS.get(key)
-    if head is None:
-        if len(_EXPIRY_HEADS) >= _EXPIRY_HEADS_MAX:
-            _EXPIRY_HEADS.clear()
-        head = _EXPIRY_HEADS[key] = format_time(expires_at(site, given_at))[:19]
-    return head + given_text[19:]
-
-
-_EXPIRY_HEADS: dict[tuple[str, int], str] = {}
-_EXPIRY_HEADS_MAX = 4096
 
 
 def clean_page(value: Any) -> str:

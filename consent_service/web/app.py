@@ -7,6 +7,7 @@ import gc
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,11 +24,10 @@ from consent_service.gating import declaration, gate
 from consent_service.settings import Settings
 from consent_service.sites import load_sites
 from consent_service.store import open_store
+from consent_service.web.edge import Edge
 from consent_service.web.errors import ApiError, error_response
-from consent_service.web.frontdoor import ServiceApp
-from consent_service.web.limits import HeaderLimit
+from consent_service.web.frontdoor import FrontDoor
 from consent_service.web.metrics import Metrics
-from consent_service.web.observe import RequestMetrics
 from consent_service.web.openapi import openapi_json
 from consent_service.web.ratelimit import RateLimiter
 from consent_service.web.state import AppState
@@ -85,7 +85,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             await state.recorder.stop()
             await store.close()
 
-    consent = api.consent_route_entry()
+    consent = api.consent_route()
     routes: list[BaseRoute] = [consent, *api.routes(), Route("/openapi.json", openapi_json)]
     routes += [*gate.routes(), *declaration.routes(), *widget.routes()]
     routes += admin.routes()
@@ -93,25 +93,23 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         from consent_service import demo
 
         routes += demo.routes()
-    app = ServiceApp(
-        direct=consent,
-        metrics=metrics,
-        max_header_bytes=settings.max_header_bytes,
+    handlers: dict[Any, Any] = {
+        ApiError: error_response,
+        HTTPException: error_response,
+        # Handled below the server-error layer, which would log it and re-raise it.
+        ClientDisconnect: error_response,
+        Exception: error_response,
+    }
+    app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(RequestMetrics, metrics=metrics),
-            Middleware(HeaderLimit, max_bytes=settings.max_header_bytes),
+            Middleware(Edge, metrics=metrics, max_header_bytes=settings.max_header_bytes),
+            Middleware(FrontDoor, routes=[consent], exception_handlers=handlers),  # stays last
         ],
-        exception_handlers={
-            ApiError: error_response,
-            HTTPException: error_response,
-            # Handled below the server-error layer, which would log it and re-raise it.
-            ClientDisconnect: error_response,
-            Exception: error_response,
-        },
+        exception_handlers=handlers,
         lifespan=lifespan,
     )
-    app.state.kakor = app.kakor_state = state
+    app.state.kakor = state
     return app
 
 

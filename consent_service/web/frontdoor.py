@@ -1,92 +1,73 @@
-"""The service's ASGI app: the consent route goes straight to its endpoint.
+"""The consent route's short way in: its endpoint called straight from the middleware.
 
-Every visitor's decision takes ``/v1/sites/{site}/consent``. Through Starlette's stack
-it would pass six layers (server-error middleware, request metrics, header limit,
-exception middleware, router, route), each a coroutine of its own and most with a
-wrapper around ``send``: about a tenth of what a consent costs in-process
-(docs/performance.md). :class:`ServiceApp` takes that route in one step and keeps
-what the layers give it:
+Every visitor's decision takes ``/v1/sites/{site}/consent``. Below the middleware,
+Starlette's exception layer, router and request wrapper cost about a sixth of a
+consent's instructions in-process (docs/performance.md). :class:`FrontDoor`, the
+innermost middleware, serves the routes it is given itself, and shares everything
+else with the stack:
 
-- a request whose line and headers are over the limit, a path under a ``root_path``
-  and a method the route does not take still go through the whole stack (431, 405);
-- a refusal, or a client that hangs up before its body is in, is answered by
-  :func:`~consent_service.web.errors.error_response`, the handler every other route uses;
-- an unexpected error is answered 500 in the one JSON shape, logged, and raised on
-  to the server, as Starlette's server-error middleware does;
-- the request is counted in ``kakor_http_requests_total`` under the route template.
+- the match is the route's own :meth:`~starlette.routing.Route.matches`, so a method
+  the route does not take still goes to the router (405), and the scope gets the same
+  ``route``, ``endpoint`` and ``path_params`` the router would set;
+- a refusal is answered by the app's own exception handler for it (the mapping given
+  to ``Starlette(exception_handlers=…)``); anything else rises to the server-error
+  layer, as from any route;
+- the middleware above it (the header limit and the request count of
+  :class:`~consent_service.web.edge.Edge`) applies as to every route. Middleware listed
+  after it would not: it stays last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from consent_service.web.errors import ApiError, error_response
-from consent_service.web.incoming import IndexedRequest
-from consent_service.web.limits import header_bytes
-from consent_service.web.metrics import Metrics
-
-Endpoint = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
-class ServiceApp(Starlette):
-    """A Starlette app that serves one hot route without its middleware stack.
-
-    ``direct`` must be one of ``routes`` with a function endpoint: whatever the front
-    door declines, the router still serves from that same route.
-    """
-
-    #: The service's :class:`~consent_service.web.state.AppState` (also ``state.kakor``): a
-    #: plain attribute, because Starlette's ``State`` finds its entries only after a
-    #: failed attribute lookup, which costs every request an exception.
-    kakor_state: Any = None
+class FrontDoor:
+    """Pure ASGI middleware: ``routes`` served from their endpoints, the rest passed on."""
 
     def __init__(
-        self, *, direct: Route, metrics: Metrics, max_header_bytes: int, **kwargs: Any
+        self,
+        app: ASGIApp,
+        routes: Sequence[Route],
+        exception_handlers: Mapping[type[Exception], Handler],
     ) -> None:
-        super().__init__(**kwargs)
-        self._direct = direct
-        self._endpoint: Endpoint = direct.endpoint
-        self._pattern = direct.path_regex
-        self._methods = frozenset(direct.methods or ())
-        self._metrics = metrics
-        self._max_header_bytes = max_header_bytes
+        self.app = app
+        self.routes = tuple(routes)
+        # Refusals only: an unexpected error is the server-error layer's, above us.
+        self.handlers = {k: v for k, v in exception_handlers.items() if k is not Exception}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope.get("root_path"):
-            match = self._pattern.match(scope["path"])
-            if (
-                match is not None
-                and scope["method"] in self._methods
-                and header_bytes(scope) <= self._max_header_bytes
-            ):
-                scope["app"] = self
-                scope["path_params"] = match.groupdict()
-                await self._serve(scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
+        if scope["type"] == "http":
+            for route in self.routes:
+                match, child = route.matches(scope)
+                if match is Match.FULL:
+                    scope["route"] = route
+                    scope.update(child)
+                    await self._serve(route.endpoint, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = IndexedRequest(scope, receive)
+    async def _serve(self, endpoint: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
         try:
-            response = await self._endpoint(request)
-        except (ApiError, HTTPException, ClientDisconnect) as exc:
-            response = await error_response(request, exc)
+            response: Response = await endpoint(request)
         except Exception as exc:
-            self._count(scope, 500)
-            await (await error_response(request, exc))(scope, receive, send)
-            raise
-        try:
-            await response(scope, receive, send)
-        finally:
-            self._count(scope, response.status_code)
+            handler = self._handler(exc)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+        await response(scope, receive, send)
 
-    def _count(self, scope: Scope, status: int) -> None:
-        self._metrics.requests.inc(self._direct.path, scope["method"], str(status))
+    def _handler(self, exc: Exception) -> Handler | None:
+        for cls in type(exc).__mro__:
+            if cls in self.handlers:
+                return self.handlers[cls]
+        return None

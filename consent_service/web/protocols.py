@@ -8,7 +8,7 @@ a request's head that uvicorn lacks:
   400 and the connection is closed. h11 enforces this itself
   (``h11_max_incomplete_event_size``); httptools buffers a head of any size, so here
   the bytes are counted as they arrive. A *complete* head over the limit gets 431
-  from :class:`~consent_service.web.limits.HeaderLimit`, whichever parser read it.
+  from :class:`~consent_service.web.edge.Edge`, whichever parser read it.
 - **time**: a head must be complete ``head_timeout`` seconds after its first byte (or
   after the connection opened): 408 and closed. Without it a client that sends one
   header byte a second (slowloris) holds its connection for ever, and enough of them

@@ -103,8 +103,5 @@ class AppState:
 
 def get_state(request: Request) -> AppState:
     """The :class:`AppState` of the app serving ``request``."""
-    app = request.scope["app"]
-    state: AppState | None = getattr(app, "kakor_state", None)
-    if state is None:  # an app not built by create_app, with only ``state.kakor``
-        state = app.state.kakor
+    state: AppState = request.app.state.kakor
     return state

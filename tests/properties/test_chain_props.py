@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from consent_service.audit.chain import GENESIS, chain
 from consent_service.audit.events import ROW_FIELDS, AuditRow, ConsentEvent
 from consent_service.audit.verify import ChainVerifier
-from consent_service.consent.choices import Choices
 
 from .strategies import PROPERTY, consent_events
 
@@ -143,9 +142,7 @@ def test_swapping_two_rows_is_detected(rows: list[AuditRow], data: Any) -> None:
 
 
 _any_text = st.text(max_size=40)  # quotes, backslashes, control characters, any Unicode
-_bool_choices = st.dictionaries(_any_text, st.booleans(), max_size=5)
-#: Plain dicts, and the shared Choices a parsed decision carries, with their own texts.
-_any_choices = _bool_choices | _bool_choices.map(lambda c: Choices(c.items(), site_id="s", mask=0))
+_any_choices = st.dictionaries(_any_text, st.booleans(), max_size=5)
 
 
 @st.composite
@@ -192,21 +189,6 @@ def test_stored_choices_are_compact_json(choices: dict[str, Any]) -> None:
     assert json.loads(stored) == choices and list(json.loads(stored)) == list(choices)
     if all(key.isascii() for key in choices):
         assert stored == json.dumps(choices, separators=(",", ":"))
-
-
-@PROPERTY
-@given(_bool_choices)
-def test_shared_choices_store_and_hash_as_plain_ones(plain: dict[str, bool]) -> None:
-    import json
-
-    from consent_service.store.records import choices_json
-
-    shared = Choices(plain.items(), site_id="s", mask=0)
-    expected = json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
-    assert choices_json(shared) == choices_json(plain) == expected
-    assert "{" + shared.sorted_members + "}" == json.dumps(
-        plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
 
 
 @PROPERTY
