@@ -69,14 +69,14 @@ async def consent_endpoint(request: Request) -> Response:
             return _current(st, site, request, cors)
         _limit(st, site, request)
         if method == "POST":
-            body = await read_json(request, st.settings.max_body_bytes, st.body_deadlines)
+            body = await read_json(request, st.settings.max_body_bytes, st.settings.body_timeout)
             decision = consent.parse_decision(
                 site, body, gpc_header=request.headers.get("sec-gpc") == "1"
             )
             status = 201
         else:
             body = await read_json(
-                request, st.settings.max_body_bytes, st.body_deadlines, optional=True
+                request, st.settings.max_body_bytes, st.settings.body_timeout, optional=True
             )
             decision = consent.parse_withdrawal(site, body)
             status = 200

@@ -13,15 +13,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from itsdangerous import BadSignature, TimestampSigner
-from itsdangerous.signer import HMACAlgorithm
 
 from consent_service.settings import Secret
 
@@ -64,42 +63,16 @@ def new_consent_id() -> str:
     return binascii.b2a_base64(raw, newline=False)[:22].translate(_TO_SORTABLE).decode("ascii")
 
 
-class _KeyedHmac(HMACAlgorithm):
-    """itsdangerous's HMAC-SHA256, with each key's HMAC set up once and copied per token.
-
-    ``hmac.new`` hashes the padded key into two fresh SHA-256 states for every token;
-    copying a keyed HMAC object (what ``HMAC.copy`` is for) gives the same digest.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(hashlib.sha256)
-        self._keyed: dict[bytes, hmac.HMAC] = {}
-
-    def get_signature(self, key: bytes, value: bytes) -> bytes:
-        keyed = self._keyed.get(key)
-        if keyed is None:
-            keyed = self._keyed[key] = hmac.new(key, digestmod=self.digest_method)
-        mac = keyed.copy()
-        mac.update(value)
-        return mac.digest()
-
-
 class _ClockSigner(TimestampSigner):
-    def __init__(self, clock: Clock, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    """itsdangerous's timestamp signer on the service's clock (tests inject a fake one)."""
+
+    def __init__(self, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._clock = clock
-        self._derived: dict[str | bytes | None, bytes] = {}
 
     def get_timestamp(self) -> int:
+        """The current time in whole seconds, from the injected clock."""
         return int(self._clock())
-
-    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        # itsdangerous derives the key (an HMAC of the salt) for every token; it depends
-        # only on the key and the salt, so derive each key once.
-        key = self._derived.get(secret_key)
-        if key is None:
-            key = self._derived[secret_key] = super().derive_key(secret_key)
-        return key
 
 
 class TokenSigner:
@@ -121,7 +94,6 @@ class TokenSigner:
                 secret_key=self._keys,
                 salt=f"{SALT}:{site_id}",
                 digest_method=hashlib.sha256,
-                algorithm=_KeyedHmac(),
             )
             self._signers[site_id] = signer
         return signer

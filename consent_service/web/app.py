@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -33,11 +31,6 @@ from consent_service.web.ratelimit import RateLimiter
 from consent_service.web.state import AppState
 from consent_service.widget import route as widget
 
-#: Young collections between two collections of the cyclic GC's middle generation.
-GC_MIDDLE_THRESHOLD = 100
-#: Seconds a thread waits for the GIL before asking the event loop to hand it over.
-SWITCH_INTERVAL = 0.0005
-
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> Starlette:
     """The ASGI app for ``settings``; the site config is validated here, before serving."""
@@ -59,9 +52,6 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # The store's writer thread needs the GIL back after every commit; by default a
-        # busy event loop keeps it up to 5 ms, which group commit then waits out.
-        sys.setswitchinterval(SWITCH_INTERVAL)
         await store.open()
         purger = None
         try:
@@ -70,15 +60,6 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
                 state.widgets.warm(sites, settings.public_url)
             state.recorder.start()
             purger = retention.start_auto_purge(state)
-            # Everything alive now (modules, config, store) lives as long as the process:
-            # keep it out of the cyclic collector's passes, which would otherwise walk
-            # it again and again under load (GC took 6 % of the CPU under wrk, 4 % after).
-            gc.collect()
-            gc.freeze()
-            # A consent's objects outlive a young collection (they wait for the commit)
-            # and die soon after: collect the middle generation a tenth as often.
-            young, _, old = gc.get_threshold()
-            gc.set_threshold(young, GC_MIDDLE_THRESHOLD, old)
             yield
         finally:
             await retention.stop_auto_purge(purger)

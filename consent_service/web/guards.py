@@ -6,6 +6,7 @@ written, so a refused request never leaves a row behind.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -16,7 +17,6 @@ from starlette.requests import ClientDisconnect, Request
 
 from consent_service.settings import HOST, Settings
 from consent_service.sites import Site
-from consent_service.web.deadlines import Deadlines
 from consent_service.web.errors import (
     ApiError,
     InvalidField,
@@ -143,22 +143,19 @@ def preflight_headers(origin: str) -> dict[str, str]:
     }
 
 
-async def read_json(
-    request: Request, limit: int, deadlines: Deadlines, *, optional: bool = False
-) -> Any:
-    """The JSON body, within ``limit`` bytes and ``deadlines.seconds``; ``text/plain`` JSON too.
+async def read_json(request: Request, limit: int, timeout: float, *, optional: bool = False) -> Any:
+    """The JSON body, within ``limit`` bytes and ``timeout`` seconds; ``text/plain`` JSON too.
 
     ``text/plain`` lets a widget on another origin post without a CORS preflight; the
     Origin check still applies. With ``optional``, an empty body reads as ``{}``. A client
-    that dribbles its body slower than the deadline gets 408 and holds nothing longer.
+    that dribbles its body slower than the timeout gets 408 and holds nothing longer.
     """
     try:
-        raw = await deadlines.run(_read_body(request, limit))
+        async with asyncio.timeout(timeout):
+            raw = await _read_body(request, limit)
     except TimeoutError:
         raise ApiError(
-            f"the body took over {deadlines.seconds:g} s to arrive",
-            status=408,
-            code="request_timeout",
+            f"the body took over {timeout:g} s to arrive", status=408, code="request_timeout"
         ) from None
     if optional and not raw.strip():
         return {}

@@ -16,7 +16,6 @@ from consent_service.consent.tokens import ConsentToken, TokenSigner
 from consent_service.settings import Settings
 from consent_service.sites import Site, SiteRegistry
 from consent_service.store import Store, TextsSnapshot
-from consent_service.web.deadlines import Deadlines
 from consent_service.web.metrics import Metrics
 from consent_service.web.ratelimit import RateLimiter
 
@@ -50,10 +49,6 @@ class AppState:
     widgets: WidgetCache
     clock: Callable[[], float] = time.time
     _snapshots: dict[tuple[str, str], TextsSnapshot] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        #: How long a client may take to send a request body (``CONSENT_BODY_TIMEOUT``).
-        self.body_deadlines = Deadlines(self.settings.body_timeout)
 
     def now(self) -> datetime:
         """The current UTC time from the injected clock."""
