@@ -1,0 +1,212 @@
+"""The configured sites, as the service uses them: categories, services, cookies, texts.
+
+Built only by :mod:`consent_service.sites.loader`, which has validated everything; the
+objects never change afterwards.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from consent_service.audit.canonical import canonical_json
+from consent_service.web.errors import UnknownSite
+
+
+@dataclass(frozen=True)
+class Cookie:
+    """One cookie a service sets, as the declaration lists it (C2)."""
+
+    name: str
+    provider: str
+    purpose: Mapping[str, str]
+    lifetime: str
+
+
+@dataclass(frozen=True)
+class Service:
+    """A tracker, embed or tool that belongs to one category."""
+
+    id: str
+    name: str
+    provider: str
+    script: str
+    origins: tuple[str, ...]
+    cookies: tuple[Cookie, ...]
+
+
+@dataclass(frozen=True)
+class Category:
+    """A purpose a visitor can allow or refuse; ``required`` ones are always on."""
+
+    id: str
+    required: bool
+    texts: Mapping[str, Mapping[str, str]]
+    services: tuple[Service, ...]
+
+
+@dataclass(frozen=True)
+class Site:
+    """One website that embeds the widget."""
+
+    id: str
+    name: str
+    origins: tuple[str, ...]
+    languages: tuple[str, ...]
+    default_language: str
+    policy_version: str
+    consent_lifetime_days: int
+    cookie_name: str
+    cookie_domain: str | None
+    rate_limit: int
+    ip_mode: str
+    google_consent_mode: Mapping[str, str]
+    texts: Mapping[str, Mapping[str, str]]
+    categories: tuple[Category, ...]
+    retention_days: int | None
+
+    @functools.cached_property
+    def category_ids(self) -> tuple[str, ...]:
+        """Every category id, in config order."""
+        return tuple(c.id for c in self.categories)
+
+    @functools.cached_property
+    def optional_ids(self) -> tuple[str, ...]:
+        """The ids a visitor chooses, in config order (the token's bit order)."""
+        return tuple(c.id for c in self.categories if not c.required)
+
+    @functools.cached_property
+    def required_ids(self) -> tuple[str, ...]:
+        """The ids that are always allowed."""
+        return tuple(c.id for c in self.categories if c.required)
+
+    @functools.cached_property
+    def cookie_attributes(self) -> str:
+        """The consent cookie's attributes after its value, ``Secure`` aside."""
+        parts = [f"Max-Age={self.consent_lifetime_days * 86400}", "Path=/", "SameSite=Lax"]
+        if self.cookie_domain:
+            parts.append(f"Domain={self.cookie_domain}")
+        return "; ".join(parts)
+
+    def service(self, service_id: str) -> tuple[Category, Service] | None:
+        """The service with this id and its category, or None."""
+        for category in self.categories:
+            for service in category.services:
+                if service.id == service_id:
+                    return category, service
+        return None
+
+    def shown_texts(self, language: str) -> dict[str, Any]:
+        """Everything the widget shows in ``language``: the proof of what a visitor was told."""
+        return {
+            "texts": dict(self.texts[language]),
+            "categories": [
+                {
+                    "id": c.id,
+                    "required": c.required,
+                    "texts": dict(c.texts[language]),
+                    "services": [
+                        {
+                            "id": s.id,
+                            "name": s.name,
+                            "provider": s.provider,
+                            "cookies": [
+                                {
+                                    "name": k.name,
+                                    "provider": k.provider,
+                                    "purpose": k.purpose[language],
+                                    "lifetime": k.lifetime,
+                                }
+                                for k in s.cookies
+                            ],
+                        }
+                        for s in c.services
+                    ],
+                }
+                for c in self.categories
+            ],
+        }
+
+    @functools.cached_property
+    def texts_hashes(self) -> dict[str, str]:
+        """Per language, the SHA-256 of the canonical JSON of :meth:`shown_texts`."""
+        return {
+            lang: hashlib.sha256(canonical_json(self.shown_texts(lang))).hexdigest()
+            for lang in self.languages
+        }
+
+    def texts_hash(self, language: str) -> str:
+        """What a row records of the texts shown in ``language`` (C19: proof of what was told)."""
+        return self.texts_hashes[language]
+
+    def public_config(self, base_url: str) -> dict[str, Any]:
+        """The site's public configuration, as ``GET …/config`` answers and the widget inlines."""
+        base = f"{base_url.rstrip('/')}/v1/sites/{self.id}"
+        return {
+            "site": self.id,
+            "policy_version": self.policy_version,
+            "languages": list(self.languages),
+            "default_language": self.default_language,
+            "consent_lifetime_days": self.consent_lifetime_days,
+            "cookie_name": self.cookie_name,
+            "cookie_domain": self.cookie_domain,
+            "google_consent_mode": dict(self.google_consent_mode),
+            "texts": {lang: dict(t) for lang, t in self.texts.items()},
+            "categories": [
+                {
+                    "id": c.id,
+                    "required": c.required,
+                    "texts": {lang: dict(t) for lang, t in c.texts.items()},
+                    "services": [
+                        {
+                            "id": s.id,
+                            "name": s.name,
+                            "provider": s.provider,
+                            "script": s.script,
+                            "origins": list(s.origins),
+                            "cookies": [
+                                {
+                                    "name": k.name,
+                                    "provider": k.provider,
+                                    "purpose": dict(k.purpose),
+                                    "lifetime": k.lifetime,
+                                }
+                                for k in s.cookies
+                            ],
+                        }
+                        for s in c.services
+                    ],
+                }
+                for c in self.categories
+            ],
+            "endpoints": {
+                "consent": f"{base}/consent",
+                "declaration": f"{base}/declaration",
+            },
+        }
+
+
+class SiteRegistry:
+    """The configured sites, looked up by id."""
+
+    def __init__(self, sites: Mapping[str, Site]) -> None:
+        self._sites = dict(sites)
+
+    def get(self, site_id: str) -> Site:
+        """The site, or :class:`~consent_service.web.errors.UnknownSite` (404)."""
+        try:
+            return self._sites[site_id]
+        except KeyError:
+            raise UnknownSite(site_id) from None
+
+    def __iter__(self) -> Iterator[Site]:
+        return iter(self._sites.values())
+
+    def __contains__(self, site_id: object) -> bool:
+        return site_id in self._sites
+
+    def __len__(self) -> int:
+        return len(self._sites)
