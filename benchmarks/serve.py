@@ -16,7 +16,7 @@ import sys
 
 import uvicorn
 
-from consent_service.cli.main import server_options
+from consent_service.cli.serve import server_options
 from consent_service.settings import Settings
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from consent_service.admin.routes import MAX_CONSENT_ID, MAX_SEQ, MOMENT
+from consent_service.admin.period import MOMENT
+from consent_service.admin.routes import MAX_CONSENT_ID, MAX_SEQ
 from consent_service.web.openapi import NO_CONTROLS, SITE_PARAM, error_response, json_response
 
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]

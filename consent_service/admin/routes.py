@@ -8,9 +8,8 @@ export.Exporter`` and is streamed, oldest first, in constant memory.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from starlette.routing import Route
 from consent_service.admin import accesslog
 from consent_service.admin.auth import OFFICER, VIEWER, FailureThrottle, Principal, authenticate
 from consent_service.admin.export import FORMATS, MEDIA_TYPES, Exporter, Manifest
+from consent_service.admin.period import parse_moment
 from consent_service.admin.stats import site_stats
 from consent_service.audit.events import AuditRow
 from consent_service.audit.integrity import row_proof, verify_log
@@ -34,12 +34,6 @@ from consent_service.web.state import AppState, get_state
 
 STATIC = Path(__file__).parent / "static"
 _NO_STORE = {"Cache-Control": "no-store"}
-#: What ``since`` and ``until`` may be: a date, or a date-time with an optional offset
-#: (``Z`` or ``±HH:MM``); the OpenAPI document states the same pattern.
-MOMENT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
-)
 #: The largest ``seq`` a store can hold (PostgreSQL's bigint).
 MAX_SEQ = 2**63 - 1
 #: The longest consent ID a lookup accepts (the service's own are 22 characters).
@@ -62,33 +56,6 @@ async def _principal(
     who = await authenticate(request, st.store, _throttle(request, st), client_address(request))
     who.require(site_id, role)
     return st, who
-
-
-def parse_moment(name: str, raw: str | None, *, end: bool = False) -> datetime | None:
-    """A ``since``/``until`` query value: a date (``2026-11-01``) or a UTC date-time.
-
-    A bare date as ``until`` (``end``) includes that whole day: it means the next midnight,
-    and ``9999-12-31``, whose next midnight no date-time can hold, means no bound at all.
-    A moment that is outside the years 1–9999 once in UTC is refused.
-    """
-    if raw is None or raw == "":
-        return None
-    if not MOMENT.fullmatch(raw):
-        raise InvalidField(name, "give a date (YYYY-MM-DD) or an ISO 8601 date-time")
-    try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            if end and day == date.max:
-                return None
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return moment + timedelta(days=1) if end else moment
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidField(name, "give a date (YYYY-MM-DD) or an ISO 8601 date-time") from None
-    try:
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    except OverflowError:
-        raise InvalidField(name, "lies outside the years 0001-9999 in UTC") from None
 
 
 def _period(request: Request) -> tuple[datetime | None, datetime | None]:

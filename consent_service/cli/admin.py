@@ -1,74 +1,29 @@
 """The privacy officer's commands: ``token``, ``export``, ``purge``, ``access-log``.
 
-:func:`add_commands` hangs them on the ``consent-service`` parser; each opens the
-store named by ``--database`` (like ``serve``), migrates it, does one thing, closes it.
+Each opens the store named by ``--database`` (:func:`~consent_service.cli.common.with_store`),
+does one thing, closes it.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable
 from contextlib import aclosing
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from consent_service.admin import accesslog, retention
 from consent_service.admin.auth import ROLES, new_token
 from consent_service.admin.export import FORMATS, Exporter, Manifest, check_file, manifest_path
-from consent_service.admin.routes import parse_moment
 from consent_service.audit.timefmt import format_time
-from consent_service.settings import Settings
+from consent_service.cli.common import config_arg, database_arg, moment_arg, settings_of, with_store
 from consent_service.sites import load_sites
-from consent_service.store import Store, open_store
-from consent_service.web.errors import InvalidField
+from consent_service.store import Store
 
 T = TypeVar("T")
-
-
-def _database_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--database",
-        metavar="URL",
-        help="database URL, e.g. sqlite:///var/kakor.db or postgresql://user@host/db "
-        "(default: $CONSENT_DATABASE_URL or sqlite:///var/kakor.db)",
-    )
-
-
-def _config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", type=Path, help="site config TOML (default: $CONSENT_CONFIG or the demo site)"
-    )
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
-        database_url=getattr(args, "database", None), config_path=getattr(args, "config", None)
-    )
-
-
-def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]]) -> T:
-    async def go() -> T:
-        store = open_store(_settings(args).database_url)
-        await store.open()
-        try:
-            await store.migrate()
-            return await work(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
-
-
-def _moment(name: str, raw: str | None, *, end: bool = False) -> datetime | None:
-    try:
-        return parse_moment(name, raw, end=end)
-    except InvalidField as exc:
-        raise SystemExit(f"error: --{exc.message}") from None
 
 
 def add_commands(sub: Any) -> None:
@@ -86,15 +41,15 @@ def add_commands(sub: Any) -> None:
     create.add_argument("--site", action="append", required=True, help="site id (repeatable)")
     create.add_argument("--role", choices=ROLES, default="officer", help="default: officer")
     create.add_argument("--label", default="", help="a note: whose token this is")
-    _config_arg(create)
-    _database_arg(create)
+    config_arg(create)
+    database_arg(create)
     create.set_defaults(func=cmd_token_create)
     listing = token_sub.add_parser("list", help="list tokens (never the tokens themselves)")
-    _database_arg(listing)
+    database_arg(listing)
     listing.set_defaults(func=cmd_token_list)
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id")
-    _database_arg(revoke)
+    database_arg(revoke)
     revoke.set_defaults(func=cmd_token_revoke)
 
     export = sub.add_parser(
@@ -124,7 +79,7 @@ def add_commands(sub: Any) -> None:
         "none on standard output); with --check, the manifest to check against",
     )
     export.add_argument("--check", type=Path, metavar="FILE", help="check FILE and exit")
-    _database_arg(export)
+    database_arg(export)
     export.set_defaults(func=cmd_export)
 
     purge = sub.add_parser(
@@ -135,7 +90,7 @@ def add_commands(sub: Any) -> None:
     )
     purge.add_argument("--site", required=True, help="site id")
     purge.add_argument("--before", required=True, help="date (YYYY-MM-DD) or ISO date-time")
-    _database_arg(purge)
+    database_arg(purge)
     purge.set_defaults(func=cmd_purge)
 
     log = sub.add_parser(
@@ -143,19 +98,19 @@ def add_commands(sub: Any) -> None:
     )
     log.add_argument("--site", help="only this site")
     log.add_argument("--limit", type=int, help="only the newest N entries")
-    _database_arg(log)
+    database_arg(log)
     log.set_defaults(func=cmd_access_log)
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     """``token create``: print a new token once; store its hash."""
-    sites = load_sites(_settings(args).config_path)
+    sites = load_sites(settings_of(args).config_path)
     unknown = [s for s in args.site if s not in sites]
     if unknown:
         print(f"error: no site {', '.join(unknown)} in the configuration", file=sys.stderr)
         return 2
     plain, record = new_token(args.site, args.role, args.now(), args.label)
-    _with_store(args, lambda store: store.create_admin_token(record))
+    with_store(args, lambda store: store.create_admin_token(record))
     print(plain)
     print(
         f"token {record.token_id} ({record.role}) for {', '.join(record.sites)}: "
@@ -167,7 +122,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_token_list(args: argparse.Namespace) -> int:
     """``token list``: ids, roles, sites, dates; never a token or its hash."""
-    for t in _with_store(args, lambda store: store.list_admin_tokens()):
+    for t in with_store(args, lambda store: store.list_admin_tokens()):
         print(
             json.dumps(
                 {
@@ -186,7 +141,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     """``token revoke ID``."""
-    done = _with_store(args, lambda store: store.revoke_admin_token(args.token_id, args.now()))
+    done = with_store(args, lambda store: store.revoke_admin_token(args.token_id, args.now()))
     print("revoked" if done else "no such active token", file=sys.stderr)
     return 0 if done else 1
 
@@ -205,8 +160,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     side = args.manifest or (None if output is None else manifest_path(output))
     named_jsonl = output is not None and output.suffix in (".jsonl", ".ndjson")
     fmt = args.format or ("jsonl" if named_jsonl else "csv")
-    since = _moment("since", args.since)
-    until = _moment("until", args.until, end=True)
+    since = moment_arg("since", args.since)
+    until = moment_arg("until", args.until, end=True)
 
     async def work(store: Store) -> Manifest:
         manifest = Manifest(
@@ -229,7 +184,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 await _to_file(chunks, output)
         return exporter.manifest
 
-    manifest = _with_store(args, work)
+    manifest = with_store(args, work)
     if side is not None:
         side.write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
     if output is not None:
@@ -269,11 +224,11 @@ def _check(path: Path, side: Path | None) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     """``purge --site S --before DATE``: delete old rows, append a checkpoint."""
-    before = _moment("before", args.before)
+    before = moment_arg("before", args.before)
     if before is None:
         print("error: --before needs a date", file=sys.stderr)
         return 2
-    result = _with_store(args, lambda store: retention.purge(store, args.site, before, args.now()))
+    result = with_store(args, lambda store: retention.purge(store, args.site, before, args.now()))
     print(json.dumps(result.to_dict(), indent=2))
     return 0
 
@@ -286,6 +241,6 @@ def cmd_access_log(args: argparse.Namespace) -> int:
             e.to_dict() async for e in store.iter_access_log(site_id=args.site, limit=args.limit)
         ]
 
-    for entry in _with_store(args, work):
+    for entry in with_store(args, work):
         print(json.dumps(entry, ensure_ascii=False))
     return 0

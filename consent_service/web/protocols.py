@@ -25,7 +25,9 @@ passes as uvicorn's ``http`` option.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import h11
@@ -101,9 +103,8 @@ class _HeadGuard:
     (:meth:`_reading_head`), and calls :meth:`_head_arrived` as data comes in.
     """
 
-    #: Set by :func:`protocol_class`.
-    max_head_bytes = 16 * 1024
-    head_timeout = 10.0
+    max_head_bytes: int
+    head_timeout: float
 
     transport: asyncio.Transport
     server_state: Any
@@ -111,8 +112,10 @@ class _HeadGuard:
     app: ASGIApp
     loop: asyncio.AbstractEventLoop
 
-    def _guard(self) -> None:
+    def _guard(self, max_head_bytes: int, head_timeout: float) -> None:
         """Take over uvicorn's concurrency cap; start with no head under way."""
+        self.max_head_bytes = max_head_bytes
+        self.head_timeout = head_timeout
         if self.limit_concurrency:
             self.app = Busy(self.app, self, self.limit_concurrency)
             self.limit_concurrency = None
@@ -158,9 +161,9 @@ class _HeadGuard:
 class GuardedH11Protocol(_HeadGuard, H11Protocol):
     """uvicorn's h11 protocol with the JSON refusals and the head's time limit."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, max_head_bytes: int, head_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._guard()
+        self._guard(max_head_bytes, head_timeout)
 
     def _reading_head(self) -> bool:
         return self.conn.their_state is h11.IDLE
@@ -187,9 +190,9 @@ class GuardedH11Protocol(_HeadGuard, H11Protocol):
 class GuardedHttpToolsProtocol(_HeadGuard, HttpToolsProtocol):
     """uvicorn's httptools protocol with the JSON refusals and the head's size and time."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, max_head_bytes: int, head_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._guard()
+        self._guard(max_head_bytes, head_timeout)
         self._in_head = True
 
     def _reading_head(self) -> bool:
@@ -230,9 +233,10 @@ class GuardedHttpToolsProtocol(_HeadGuard, HttpToolsProtocol):
 
 def protocol_class(
     parser: str, *, max_head_bytes: int, head_timeout: float
-) -> type[asyncio.Protocol]:
-    """The protocol for uvicorn's ``http`` option: ``parser`` with the service's limits."""
+) -> Callable[..., asyncio.Protocol]:
+    """What uvicorn's ``http`` option takes: ``parser``'s protocol with the service's limits.
+
+    A partial of a module-level class, so that uvicorn can pickle it into worker processes.
+    """
     base = {"h11": GuardedH11Protocol, "httptools": GuardedHttpToolsProtocol}[parser]
-    limits = {"max_head_bytes": max_head_bytes, "head_timeout": head_timeout}
-    configured: type[asyncio.Protocol] = type(base.__name__, (base,), limits)
-    return configured
+    return functools.partial(base, max_head_bytes=max_head_bytes, head_timeout=head_timeout)

@@ -170,12 +170,12 @@ def test_serve_on_a_public_address_without_the_public_url_refuses_to_start(
 def test_serve_on_loopback_without_the_public_url_warns(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from consent_service.cli.main import _check_public_url
+    from consent_service.cli.serve import check_public_url
     from consent_service.settings import Settings
 
-    _check_public_url(Settings(), "127.0.0.1")
+    check_public_url(Settings(), "127.0.0.1")
     assert "warning: CONSENT_PUBLIC_URL is not set" in capsys.readouterr().err
-    _check_public_url(Settings(public_url="https://consent.example.se"), "0.0.0.0")
+    check_public_url(Settings(public_url="https://consent.example.se"), "0.0.0.0")
     assert capsys.readouterr().err == ""
 
 
@@ -274,3 +274,46 @@ def test_demo_serves_the_page_and_allows_its_own_origin(demo_server: str) -> Non
         headers={"origin": "http://127.0.0.1:1"},
     )
     assert other.status_code == 403
+
+
+def test_serve_with_workers_keeps_the_protocol_and_its_limits(tmp_path: Path) -> None:
+    """``--workers 2``: each worker process serves with the service's protocol and its
+    limits (uvicorn pickles the configuration into them) and the keys it inherits."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {k: v for k, v in os.environ.items() if k != "CONSENT_PUBLIC_URL"}
+    command = [sys.executable, "-m", "consent_service", "serve", "--workers", "2"]
+    command += ["--port", str(port), "--database", f"sqlite:///{tmp_path}/w.db"]
+    env = {**environ, "CONSENT_SECRET_KEYS": KEY, "CONSENT_LOG_LEVEL": "warning"}
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "the workers did not start"
+                time.sleep(0.2)
+            body = {"action": "reject-all"}
+            assert (
+                httpx.post(f"http://127.0.0.1:{port}/v1/sites/demo/consent", json=body).status_code
+                == 201
+            )
+            with socket.create_connection(("127.0.0.1", port)) as raw:
+                raw.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Endless: " + b"a" * 40_000)
+                answer = b""
+                while chunk := raw.recv(65536):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 400 ")
+            assert b'"code":"bad_request"' in answer
+        finally:
+            server.terminate()
+            server.wait(timeout=30)

@@ -1,0 +1,65 @@
+"""What the commands share: their common arguments, their settings, a store to work on."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from consent_service.admin.period import parse_moment
+from consent_service.settings import Settings
+from consent_service.store import Store, open_store
+from consent_service.web.errors import InvalidField
+
+T = TypeVar("T")
+
+
+def database_arg(parser: argparse.ArgumentParser, help_text: str | None = None) -> None:
+    """``--database URL`` (default ``$CONSENT_DATABASE_URL``)."""
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help=help_text
+        or "database URL, e.g. sqlite:///var/kakor.db or postgresql://user@host/db "
+        "(default: $CONSENT_DATABASE_URL or sqlite:///var/kakor.db)",
+    )
+
+
+def config_arg(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE``: the site file (default ``$CONSENT_CONFIG`` or the demo site)."""
+    parser.add_argument(
+        "--config", type=Path, help="site config TOML (default: $CONSENT_CONFIG or the demo site)"
+    )
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    """The settings from the environment, with ``--database`` and ``--config`` applied."""
+    return Settings.from_env(
+        database_url=getattr(args, "database", None), config_path=getattr(args, "config", None)
+    )
+
+
+def with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the command's store, migrate it, run ``work`` on it, close it."""
+
+    async def go() -> T:
+        store = open_store(settings_of(args).database_url)
+        await store.open()
+        try:
+            await store.migrate()
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def moment_arg(name: str, raw: str | None, *, end: bool = False) -> datetime | None:
+    """A ``--since``/``--until``/``--before`` value, read as the admin API reads it."""
+    try:
+        return parse_moment(name, raw, end=end)
+    except InvalidField as exc:
+        raise SystemExit(f"error: --{exc.message}") from None
