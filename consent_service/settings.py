@@ -11,8 +11,8 @@ import os
 import re
 import secrets
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,27 +21,6 @@ DEMO_CONFIG = Path(__file__).parent / "demo" / "site.toml"
 DEFAULT_DATABASE_URL = "sqlite:///var/kakor.db"
 DEMO_KEY_FILE = Path("var/demo-secret-key")
 
-#: Every environment variable the service reads (documented in ``.env.example``).
-ENV_VARS = (
-    "CONSENT_DATABASE_URL",
-    "CONSENT_CONFIG",
-    "CONSENT_SECRET_KEYS",
-    "CONSENT_RATE_LIMIT",
-    "CONSENT_IP_HASH_KEY",
-    "CONSENT_TRUSTED_PROXIES",
-    "CONSENT_WRITE_BATCH_MAX",
-    "CONSENT_LOG_LEVEL",
-    "CONSENT_DEMO",
-    "CONSENT_CHROMIUM",
-    "CONSENT_AUTO_PURGE",
-    "CONSENT_MAX_HEADER_BYTES",
-    "CONSENT_BODY_TIMEOUT",
-    "CONSENT_KEEP_ALIVE_TIMEOUT",
-    "CONSENT_MAX_CONNECTIONS",
-    "CONSENT_PUBLIC_URL",
-    "CONSENT_HTTP_PARSER",
-    "CONSENT_HEADER_TIMEOUT",
-)
 
 #: The parsers ``CONSENT_HTTP_PARSER`` may name (uvicorn's two HTTP/1.1 protocols).
 HTTP_PARSERS = ("httptools", "h11")
@@ -122,45 +101,25 @@ class Settings:
     #: endpoints under it, whatever ``Host`` a request carries. None: only the demo and
     #: plain-http localhost take it from ``Host``; other requests get 500 (docs/deploy.md).
     public_url: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: uvicorn's log level (``CONSENT_LOG_LEVEL``); access logs are always off.
+    log_level: str = "info"
+    #: The browser ``consent-service scan`` drives.
+    chromium: str = "/usr/bin/chromium"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read the settings from ``environ`` (default ``os.environ``); keyword overrides win."""
+        """Read the settings from ``environ`` (default ``os.environ``); keyword overrides win.
+
+        Every variable is in :data:`ENV_VARS`, read by its entry there; an empty value is
+        as if unset, except for ``CONSENT_TRUSTED_PROXIES`` (empty: trust no proxy).
+        """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        if "CONSENT_DATABASE_URL" in env:
-            values["database_url"] = env["CONSENT_DATABASE_URL"]
-        if "CONSENT_CONFIG" in env:
-            values["config_path"] = Path(env["CONSENT_CONFIG"])
-        if env.get("CONSENT_SECRET_KEYS"):
-            values["secret_keys"] = parse_keys(env["CONSENT_SECRET_KEYS"])
-        if env.get("CONSENT_RATE_LIMIT", "") != "":
-            values["rate_limit"] = _int(env, "CONSENT_RATE_LIMIT", minimum=0)
-        if env.get("CONSENT_IP_HASH_KEY"):
-            values["ip_hash_key"] = Secret(env["CONSENT_IP_HASH_KEY"])
-        if "CONSENT_TRUSTED_PROXIES" in env:
-            values["trusted_proxies"] = tuple(
-                p.strip() for p in env["CONSENT_TRUSTED_PROXIES"].split(",") if p.strip()
-            )
-        if env.get("CONSENT_WRITE_BATCH_MAX"):
-            values["write_batch_max"] = _int(env, "CONSENT_WRITE_BATCH_MAX", minimum=1)
-        if env.get("CONSENT_AUTO_PURGE", "") != "":
-            values["auto_purge"] = env["CONSENT_AUTO_PURGE"].strip().lower() in ("1", "true", "yes")
-        if env.get("CONSENT_MAX_HEADER_BYTES"):
-            values["max_header_bytes"] = _int(env, "CONSENT_MAX_HEADER_BYTES", minimum=1024)
-        if env.get("CONSENT_BODY_TIMEOUT"):
-            values["body_timeout"] = float(_int(env, "CONSENT_BODY_TIMEOUT", minimum=1))
-        if env.get("CONSENT_KEEP_ALIVE_TIMEOUT"):
-            values["keep_alive_timeout"] = _int(env, "CONSENT_KEEP_ALIVE_TIMEOUT", minimum=1)
-        if env.get("CONSENT_MAX_CONNECTIONS", "") != "":
-            values["max_connections"] = _int(env, "CONSENT_MAX_CONNECTIONS", minimum=0)
-        if env.get("CONSENT_HTTP_PARSER"):
-            values["http_parser"] = env["CONSENT_HTTP_PARSER"].strip().lower()
-        if env.get("CONSENT_HEADER_TIMEOUT"):
-            values["header_timeout"] = float(_int(env, "CONSENT_HEADER_TIMEOUT", minimum=1))
-        if env.get("CONSENT_PUBLIC_URL", "").strip():
-            values["public_url"] = parse_public_url(env["CONSENT_PUBLIC_URL"])
+        for name, (attribute, read) in _READERS.items():
+            raw = env.get(name)
+            if raw is None or (raw.strip() == "" and name != "CONSENT_TRUSTED_PROXIES"):
+                continue
+            values[attribute] = read(name, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -252,11 +211,60 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _int(env: Mapping[str, str], name: str, *, minimum: int) -> int:
-    try:
-        value = int(env[name])
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {env[name]!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
+def _integer(minimum: int) -> Callable[[str, str], int]:
+    def read(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+        if value < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    return read
+
+
+def _seconds(name: str, raw: str) -> float:
+    return float(_integer(1)(name, raw))
+
+
+def _flag(name: str, raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes")
+
+
+def _text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _choice(name: str, raw: str) -> str:
+    return raw.strip().lower()
+
+
+def _list(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+#: Every environment variable the service reads, the setting it gives and how its text is
+#: read (documented in ``.env.example`` and docs/configuration.md).
+_READERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "CONSENT_DATABASE_URL": ("database_url", _text),
+    "CONSENT_CONFIG": ("config_path", lambda name, raw: Path(raw)),
+    "CONSENT_SECRET_KEYS": ("secret_keys", lambda name, raw: parse_keys(raw)),
+    "CONSENT_RATE_LIMIT": ("rate_limit", _integer(0)),
+    "CONSENT_IP_HASH_KEY": ("ip_hash_key", lambda name, raw: Secret(raw)),
+    "CONSENT_TRUSTED_PROXIES": ("trusted_proxies", _list),
+    "CONSENT_WRITE_BATCH_MAX": ("write_batch_max", _integer(1)),
+    "CONSENT_LOG_LEVEL": ("log_level", _choice),
+    "CONSENT_DEMO": ("demo", _flag),
+    "CONSENT_CHROMIUM": ("chromium", _text),
+    "CONSENT_AUTO_PURGE": ("auto_purge", _flag),
+    "CONSENT_MAX_HEADER_BYTES": ("max_header_bytes", _integer(1024)),
+    "CONSENT_BODY_TIMEOUT": ("body_timeout", _seconds),
+    "CONSENT_KEEP_ALIVE_TIMEOUT": ("keep_alive_timeout", _integer(1)),
+    "CONSENT_MAX_CONNECTIONS": ("max_connections", _integer(0)),
+    "CONSENT_PUBLIC_URL": ("public_url", lambda name, raw: parse_public_url(raw)),
+    "CONSENT_HTTP_PARSER": ("http_parser", _choice),
+    "CONSENT_HEADER_TIMEOUT": ("header_timeout", _seconds),
+}
+#: Every environment variable the service reads.
+ENV_VARS = tuple(_READERS)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from consent_service.settings import Settings
 
 
 def add_commands(sub: Any) -> None:
@@ -37,7 +38,7 @@ def add_commands(sub: Any) -> None:
     )
     scan.add_argument(
         "--chromium",
-        default=os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium"),
+        default=None,
         help="Chromium executable (default: $CONSENT_CHROMIUM or /usr/bin/chromium)",
     )
     scan.set_defaults(func=cmd_scan)
@@ -53,7 +54,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 args.url,
                 site=args.site,
                 config_path=args.config,
-                chromium=args.chromium,
+                chromium=args.chromium or Settings.from_env().chromium,
                 timeout=args.timeout,
             )
         )

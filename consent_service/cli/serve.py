@@ -45,7 +45,7 @@ def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "proxy_headers": True,
         "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
         "access_log": False,  # access logs would hold raw IP addresses
-        "log_level": os.environ.get("CONSENT_LOG_LEVEL", "info"),
+        "log_level": settings.log_level,
         "server_header": False,
         **_hardening(settings),
     }

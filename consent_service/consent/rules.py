@@ -19,8 +19,6 @@ from consent_service.web.errors import InvalidField
 
 #: What a visitor's POST may say it is.
 POST_ACTIONS = ("accept-all", "reject-all", "save", "gpc")
-#: Every action an audit row can carry.
-RECORDED_ACTIONS = (*POST_ACTIONS, "withdraw")
 _BODY_KEYS = {"choices", "action", "language", "policy_version", "page", "widget_version", "token"}
 _WITHDRAW_KEYS = {"language", "page", "widget_version", "token"}
 MAX_PAGE = 2048

@@ -97,12 +97,4 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
 def create_app_from_env() -> Starlette:
     """App factory for ``uvicorn --factory`` and multi-worker runs: settings from the environment."""
     settings = Settings.from_env()
-    if settings.demo or _env_flag("CONSENT_DEMO"):
-        settings = settings.with_demo_key()
-    return create_app(settings)
-
-
-def _env_flag(name: str) -> bool:
-    import os
-
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")
+    return create_app(settings.with_demo_key() if settings.demo else settings)
