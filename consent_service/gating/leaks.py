@@ -77,7 +77,7 @@ class Declared:
         """Whether ``name`` is declared in a required category."""
         return self.cookie_category(name) in self.required
 
-    def necessaryorigin_of(self, origin: str) -> bool:
+    def necessary_origin(self, origin: str) -> bool:
         """Whether a required category's service loads from ``origin``."""
         return self.origins.get(origin) in self.required
 
@@ -257,7 +257,7 @@ def analyse(
                 )
         by_origin: dict[str, list[RequestSeen]] = {}
         for r in o.requests:
-            if r.origin in allowed_origins or declared.necessaryorigin_of(r.origin):
+            if r.origin in allowed_origins or declared.necessary_origin(r.origin):
                 continue
             by_origin.setdefault(r.origin, []).append(r)
         for origin, requests in by_origin.items():
