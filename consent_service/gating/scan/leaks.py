@@ -1,6 +1,6 @@
 """What counts as a leak: a site's declaration, what a browser saw, and the verdict (C1, C2, C14).
 
-Pure data and rules, no browser: :mod:`consent_service.gating.scan` fills :class:`Observation`
+Pure data and rules, no browser: :mod:`consent_service.gating.scan.scanner` fills :class:`Observation`
 objects from Chromium, and :func:`analyse` compares them with a :class:`Declared`:
 
 - before any choice and after refusal, only cookies and storage keys declared in a

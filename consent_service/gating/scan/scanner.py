@@ -5,7 +5,7 @@ browser context (an empty profile): **before** any choice, after **reject** all 
 **accept** all, clicking the banner's own buttons. It records every cookie, every
 storage write (``localStorage``, ``sessionStorage``, ``document.cookie``, IndexedDB) and
 every request to another origin, then compares them with what the site declares using
-the rules of :mod:`consent_service.gating.leaks`. Playwright is an optional extra
+the rules of :mod:`consent_service.gating.scan.leaks`. Playwright is an optional extra
 (``pip install 'consent-service[scan]'``) and drives Debian's Chromium; nothing is
 downloaded.
 """
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from consent_service.gating.chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM
-from consent_service.gating.leaks import (
+from consent_service.gating.scan.leaks import (
     CookieSeen,
     Declared,
     Observation,
