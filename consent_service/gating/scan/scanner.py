@@ -13,24 +13,23 @@ downloaded.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from consent_service.gating.chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM
-from consent_service.gating.scan.leaks import (
+from consent_service.gating.scan.declared import Declared
+from consent_service.gating.scan.leaks import analyse
+from consent_service.gating.scan.observation import (
     CookieSeen,
-    Declared,
     Observation,
-    Report,
     RequestSeen,
     StorageWrite,
-    analyse,
     origin_of,
     parse_cookie_write,
 )
+from consent_service.gating.scan.report import Report
 from consent_service.sites import load_sites
 
 if TYPE_CHECKING:
@@ -339,8 +338,3 @@ async def run_scan(
         ),
         notes=notes,
     )
-
-
-def report_json(report: Report) -> str:
-    """The report as indented JSON."""
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
