@@ -253,8 +253,9 @@ def _scan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def cmd_scan(args: argparse.Namespace) -> int:
     """``scan``: exit 0 when the page is clean, 1 when it leaks, 2 when the scan cannot run."""
+    from consent_service.gating.scan.errors import ScanError
     from consent_service.gating.scan.report import report_json
-    from consent_service.gating.scan.scanner import ScanError, run_scan
+    from consent_service.gating.scan.scanner import run_scan
 
     try:
         report = asyncio.run(

@@ -9,9 +9,12 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from consent_service.gating.scan.errors import ScanError
 from consent_service.gating.scan.observation import origin_of
+from consent_service.sites import load_sites
 
 
 @dataclass(frozen=True)
@@ -75,3 +78,16 @@ class Declared:
     def necessary_origin(self, origin: str) -> bool:
         """Whether a required category's service loads from ``origin``."""
         return self.origins.get(origin) in self.required
+
+
+def load_declared(config_path: Path, site_id: str | None) -> Declared:
+    """The declaration of ``site_id`` (or the file's only site) from a local config file."""
+    registry = load_sites(config_path)
+    if site_id is None:
+        sites = list(registry)
+        if len(sites) != 1:
+            raise ScanError(f"{config_path} has {len(sites)} sites; name one with --site")
+        site_id = sites[0].id
+    if site_id not in registry:
+        raise ScanError(f"{config_path} has no site {site_id!r}")
+    return Declared.from_config(registry.get(site_id).public_config(""))
