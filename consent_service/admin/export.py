@@ -148,15 +148,6 @@ def csv_header() -> str:
     return ",".join(ROW_FIELDS) + "\r\n"
 
 
-def encode_row(row: AuditRow, fmt: str) -> str:
-    """One row as a CSV record or a JSON line (with its line ending)."""
-    if fmt == "jsonl":
-        return json_line(row)
-    out = io.StringIO()
-    csv.writer(out).writerow(csv_values(row))
-    return out.getvalue()
-
-
 @dataclass
 class Manifest:
     """What a file holds: enough to check it later without the database."""
@@ -339,8 +330,3 @@ def check_file(path: Path, manifest: Manifest) -> list[str]:
     if (previous.hash if previous else None) != manifest.chain_head:
         problems.append("the last row's hash is not the manifest's chain head")
     return problems
-
-
-def time_or_none(value: Any) -> str | None:
-    """A datetime as the manifest writes it."""
-    return None if value is None else format_time(value)
