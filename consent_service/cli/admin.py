@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 
 from consent_service.admin import accesslog, retention
 from consent_service.admin.auth import ROLES, new_token
-from consent_service.admin.export import FORMATS, Exporter, Manifest, check_file, manifest_path
+from consent_service.admin.export.manifest import Manifest, check_file, manifest_path
+from consent_service.admin.export.rows import FORMATS
+from consent_service.admin.export.stream import Exporter
 from consent_service.admin.routes import parse_moment
 from consent_service.audit.timefmt import format_time
 from consent_service.settings import Settings

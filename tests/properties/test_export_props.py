@@ -17,15 +17,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent_service.admin.export import (
-    BREAKS,
-    RISKY,
-    csv_header,
-    csv_values,
-    neutralise,
-    parse_csv,
-    restore,
-)
+from consent_service.admin.export.cells import BREAKS, RISKY, neutralise, restore
+from consent_service.admin.export.rows import csv_header, csv_values, parse_csv
 from consent_service.audit.chain import GENESIS, chain, row_hash
 from consent_service.audit.events import ROW_FIELDS, AuditRow, ConsentEvent
 
