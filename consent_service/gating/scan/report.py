@@ -60,6 +60,10 @@ class Report:
             "notes": list(self.notes),
         }
 
+    def to_json(self) -> str:
+        """:meth:`to_dict` as indented JSON."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
     def to_text(self) -> str:
         """The report for a person (the default output)."""
         lines = [f"kakor scan of {self.url}" + (f" (site {self.site})" if self.site else "")]
@@ -98,11 +102,6 @@ def phase_title(phase: str, labels: Mapping[str, str]) -> str:
     if phase == "before":
         return "before any choice"
     return f'after "{labels.get(phase, phase)}"'
-
-
-def report_json(report: Report) -> str:
-    """The report as indented JSON."""
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
 
 
 def counted(n: int, noun: str) -> str:
