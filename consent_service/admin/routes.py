@@ -3,7 +3,7 @@
 Every ``/admin/v1`` route needs ``Authorization: Bearer <token>`` (:mod:`.auth`); a
 token sees only its sites. Each lookup, export, stats query and verify is written to
 the access log first (C23). An export goes ``admin.export → auth → store.iter_rows →
-export.Exporter`` and is streamed, oldest first, in constant memory.
+export.stream.Exporter`` and is streamed, oldest first, in constant memory.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from starlette.routing import Route
 
 from consent_service.admin import accesslog
 from consent_service.admin.auth import OFFICER, VIEWER, FailureThrottle, Principal, authenticate
-from consent_service.admin.export import FORMATS, MEDIA_TYPES, Exporter, Manifest
+from consent_service.admin.export.manifest import Manifest
+from consent_service.admin.export.rows import FORMATS, MEDIA_TYPES
+from consent_service.admin.export.stream import Exporter
 from consent_service.admin.period import parse_moment
 from consent_service.admin.stats import site_stats
 from consent_service.audit.events import AuditRow

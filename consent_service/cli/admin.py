@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 
 from consent_service.admin import accesslog, retention
 from consent_service.admin.auth import ROLES, new_token
-from consent_service.admin.export import FORMATS, Exporter, Manifest, check_file, manifest_path
+from consent_service.admin.export.manifest import Manifest, check_file, manifest_path
+from consent_service.admin.export.rows import FORMATS
+from consent_service.admin.export.stream import Exporter
 from consent_service.audit.timefmt import format_time
 from consent_service.cli.common import config_arg, database_arg, moment_arg, settings_of, with_store
 from consent_service.sites import load_sites

@@ -46,7 +46,8 @@ def add_commands(sub: Any) -> None:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     """``scan``: exit 0 when the page is clean, 1 when it leaks, 2 when the scan cannot run."""
-    from consent_service.gating.scan import ScanError, report_json, run_scan
+    from consent_service.gating.scan.errors import ScanError
+    from consent_service.gating.scan.scanner import run_scan
 
     try:
         report = asyncio.run(
@@ -61,5 +62,5 @@ def cmd_scan(args: argparse.Namespace) -> int:
     except ScanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(report_json(report) if args.format == "json" else report.to_text())
+    print(report.to_json() if args.format == "json" else report.to_text())
     return 0 if report.clean else 1

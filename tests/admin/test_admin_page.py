@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from consent_service.admin.export import parse_csv
+from consent_service.admin.export.rows import parse_csv
 from consent_service.audit.events import ConsentEvent
 from consent_service.gating.chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM
 from consent_service.settings import DEMO_CONFIG

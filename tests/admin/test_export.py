@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.admin.export import manifest_path, parse_csv, parse_file, parse_jsonl
+from consent_service.admin.export.manifest import manifest_path
+from consent_service.admin.export.rows import parse_csv, parse_file, parse_jsonl
 from consent_service.audit.chain import row_hash
 from consent_service.audit.events import AuditRow
 from consent_service.cli.main import main

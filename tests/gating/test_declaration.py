@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from consent_service.gating.declaration import lifetime_text
+from consent_service.gating.declaration_data import lifetime_text
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 

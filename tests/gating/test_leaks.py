@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from consent_service.gating.leaks import (
+from consent_service.gating.scan.declared import Declared
+from consent_service.gating.scan.leaks import analyse
+from consent_service.gating.scan.observation import (
     CookieSeen,
-    Declared,
-    Finding,
     Observation,
     RequestSeen,
     StorageWrite,
-    analyse,
     parse_cookie_write,
 )
+from consent_service.gating.scan.report import Finding
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 

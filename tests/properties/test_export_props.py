@@ -17,15 +17,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent_service.admin.export import (
-    BREAKS,
-    RISKY,
-    csv_header,
-    csv_values,
-    neutralise,
-    parse_csv,
-    restore,
-)
+from consent_service.admin.export.cells import BREAKS, RISKY, neutralise, restore
+from consent_service.admin.export.rows import csv_header, csv_values, parse_csv
 from consent_service.audit.chain import GENESIS, chain, row_hash
 from consent_service.audit.events import ROW_FIELDS, AuditRow, ConsentEvent
 
@@ -97,6 +90,9 @@ def test_no_cell_starts_a_formula_however_the_file_is_split(batch: list[ConsentE
 @given(events(), st.dictionaries(texts, st.booleans(), max_size=4))
 @PROPERTY
 def test_the_choices_cell_is_what_json_dumps_writes(one: ConsentEvent, choices: Any) -> None:
-    [row] = chain([dataclasses.replace(one, choices=choices)], 1, {one.site_id: GENESIS})
+    # Choices written into the database by hand: the hash, which refuses integers past
+    # 64 bits, is over the row as the service stored it.
+    [row] = chain([one], 1, {one.site_id: GENESIS})
+    row = dataclasses.replace(row, choices=choices)
     cell = restore(csv_values(row)[ROW_FIELDS.index("choices")])
     assert cell == json.dumps(choices, ensure_ascii=False, separators=(",", ":"))
