@@ -33,37 +33,31 @@ from consent_service.store.base import (
     StoreError,
     TextsSnapshot,
 )
+from consent_service.store.columns import (
+    COLUMNS,
+    POSTGRES_TYPES,
+    UNNEST_INSERT,
+    audit_row,
+    column_arrays,
+)
 from consent_service.store.records import (
     AccessEntry,
     AdminToken,
     DayCounts,
     PurgeResult,
-    audit_row,
-    choices_json,
 )
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = (
-    "seq, event_id, site_id, consent_id, action, choices, policy_version, texts_hash, language, "
-    "widget_version, page, ip, browser, gpc, created_at, prev_hash, hash, detail"
-)
-_TYPES = ("bigint", *["text"] * 12, "boolean", "timestamptz", "text", "text", "text")
+#: The columns of the sites' new heads, after the rows'.
+_HEADS_TYPES = ("text", "bigint", "text", "timestamptz")
 # Rows and the sites' new heads in one round trip.
 _WRITE = (
-    "WITH new_rows AS ("
-    f"INSERT INTO consent_events ({_COLUMNS}) SELECT * FROM unnest("
-    + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_TYPES))
-    + ")), new_heads AS ("
-    "UPDATE chain_heads h SET seq = v.seq, hash = v.hash, created_at = v.created_at "
-    "FROM unnest($19::text[], $20::bigint[], $21::text[], $22::timestamptz[]) "
-    "AS v(site_id, seq, hash, created_at) WHERE h.site_id = v.site_id"
+    f"WITH new_rows AS ({UNNEST_INSERT}), new_heads AS ("
+    "UPDATE chain_heads h SET seq = v.seq, hash = v.hash, created_at = v.created_at FROM unnest("
+    + ", ".join(f"${i}::{t}[]" for i, t in enumerate(_HEADS_TYPES, len(POSTGRES_TYPES) + 1))
+    + ") AS v(site_id, seq, hash, created_at) WHERE h.site_id = v.site_id"
     ") SELECT 1"
-)
-_INSERT_ROWS = (
-    f"INSERT INTO consent_events ({_COLUMNS}) SELECT * FROM unnest("
-    + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_TYPES))
-    + ")"
 )
 _LOCK_HEADS = (
     "SELECT site_id, hash, created_at FROM chain_heads WHERE site_id = ANY($1::text[]) "
@@ -226,7 +220,7 @@ class PostgresStore(Store):
         floors = {r["site_id"]: r["created_at"] for r in locked if r["created_at"]}
         seqs = sorted(r[0] for r in await conn.fetch(_TAKE_SEQS, len(events)))
         rows = chain_seqs(events, seqs, heads, floors)
-        await conn.execute(_WRITE, *_columns(rows), *_heads(rows))
+        await conn.execute(_WRITE, *column_arrays(rows), *_heads(rows))
         if texts:
             await conn.executemany(
                 "INSERT INTO consent_texts VALUES ($1, $2, $3, $4, $5, now()) "
@@ -278,7 +272,7 @@ class PostgresStore(Store):
                 args.append(value)
                 where.append(clause.format(len(args) + 1))
         sql = (
-            f"SELECT {_COLUMNS} FROM consent_events WHERE {' AND '.join(where)} "
+            f"SELECT {COLUMNS} FROM consent_events WHERE {' AND '.join(where)} "
             f"ORDER BY seq LIMIT {int(batch_size)}"
         )
         # One snapshot for the whole walk: a row whose seq was taken before a neighbour's
@@ -300,7 +294,7 @@ class PostgresStore(Store):
     async def consent_history(self, site_id: str, consent_id: str) -> list[AuditRow]:
         async with self.read_pool.acquire() as conn:
             raw = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM consent_events "
+                f"SELECT {COLUMNS} FROM consent_events "
                 "WHERE site_id = $1 AND consent_id = $2 ORDER BY seq",
                 site_id,
                 consent_id,
@@ -359,7 +353,7 @@ class PostgresStore(Store):
             new_texts = [t for t in {r.texts_hash for r in batch} if t and t not in seen_texts]
             snapshots = [snap for h in new_texts if (snap := await source.texts(h)) is not None]
             async with self.pool.acquire() as conn, conn.transaction():
-                await conn.execute(_INSERT_ROWS, *_columns(batch))
+                await conn.execute(UNNEST_INSERT, *column_arrays(batch))
                 await conn.executemany(
                     "INSERT INTO consent_texts VALUES ($1, $2, $3, $4, $5, now()) "
                     "ON CONFLICT (texts_hash) DO NOTHING",
@@ -728,7 +722,7 @@ class PostgresStore(Store):
     async def row_before(self, site_id: str, seq: int) -> AuditRow | None:
         async with self.read_pool.acquire() as conn:
             raw = await conn.fetchrow(
-                f"SELECT {_COLUMNS} FROM consent_events WHERE site_id = $1 AND seq < $2 "
+                f"SELECT {COLUMNS} FROM consent_events WHERE site_id = $1 AND seq < $2 "
                 "ORDER BY seq DESC LIMIT 1",
                 site_id,
                 seq,
@@ -743,7 +737,7 @@ class PostgresStore(Store):
             where += " AND site_id = $2"
         async with self.read_pool.acquire() as conn:
             found = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM consent_events WHERE {where} ORDER BY seq", *args
+                f"SELECT {COLUMNS} FROM consent_events WHERE {where} ORDER BY seq", *args
             )
         return [_row(raw) for raw in found]
 
@@ -761,29 +755,6 @@ def _month_of(partition: str) -> tuple[int, int]:
 def _month_end(partition: str) -> datetime:
     year, month = _month_of(partition)
     return _next_month(datetime(year, month, 1, tzinfo=UTC))
-
-
-def _columns(rows: Sequence[AuditRow]) -> list[list[Any]]:
-    return [
-        [r.seq for r in rows],
-        [r.event_id for r in rows],
-        [r.site_id for r in rows],
-        [r.consent_id for r in rows],
-        [r.action for r in rows],
-        [choices_json(r.choices) for r in rows],
-        [r.policy_version for r in rows],
-        [r.texts_hash for r in rows],
-        [r.language for r in rows],
-        [r.widget_version for r in rows],
-        [r.page for r in rows],
-        [r.ip for r in rows],
-        [r.browser for r in rows],
-        [r.gpc for r in rows],
-        [r.created_at for r in rows],
-        [r.prev_hash for r in rows],
-        [r.hash for r in rows],
-        [None if r.detail is None else _json(r.detail) for r in rows],
-    ]
 
 
 def _heads(rows: Sequence[AuditRow]) -> list[list[Any]]:
@@ -825,4 +796,4 @@ def _access(raw: Sequence[Any]) -> AccessEntry:
 
 
 def _row(raw: Sequence[Any]) -> AuditRow:
-    return audit_row(raw, raw[14].astimezone(UTC))
+    return audit_row(raw, text_time=False)

@@ -26,7 +26,13 @@ import aiosqlite
 
 from consent_service.audit.canonical import UnencodableValue
 from consent_service.audit.chain import chain
-from consent_service.audit.events import CHECKPOINT, AuditRow, ConsentEvent, checkpoint_event
+from consent_service.audit.events import (
+    CHECKPOINT,
+    ROW_FIELDS,
+    AuditRow,
+    ConsentEvent,
+    checkpoint_event,
+)
 from consent_service.audit.timefmt import format_time, parse_time
 from consent_service.store.base import (
     DECISION_ACTIONS,
@@ -35,21 +41,16 @@ from consent_service.store.base import (
     StoreError,
     TextsSnapshot,
 )
+from consent_service.store.columns import COLUMNS, audit_row, sqlite_values
 from consent_service.store.records import (
     AccessEntry,
     AdminToken,
     DayCounts,
     PurgeResult,
-    audit_row,
-    choices_json,
 )
 from consent_service.store.sqlite_commit import Checkpointer, CommitPlacement
 
-_COLUMNS = (
-    "seq, event_id, site_id, consent_id, action, choices, policy_version, texts_hash, language, "
-    "widget_version, page, ip, browser, gpc, created_at, prev_hash, hash, detail"
-)
-_ROW_PLACEHOLDERS = "(" + ", ".join("?" * 18) + ")"
+_ROW_PLACEHOLDERS = "(" + ", ".join("?" * len(ROW_FIELDS)) + ")"
 #: Rows per INSERT statement: well under SQLite's 32,766 bound parameters.
 _ROWS_PER_INSERT = 500
 _DECISION = "action IN (" + ", ".join(f"'{a}'" for a in DECISION_ACTIONS) + ")"
@@ -293,10 +294,10 @@ class SqliteStore(Store):
             # OR ROLLBACK: a conflict ends the whole transaction, as any failure here does
             # anyway, so SQLite keeps no statement journal to undo one statement (it
             # spilled to a temp file for most batches: open, write, unlink, close).
-            sql = f"INSERT OR ROLLBACK INTO consent_events ({_COLUMNS}) VALUES " + ", ".join(
+            sql = f"INSERT OR ROLLBACK INTO consent_events ({COLUMNS}) VALUES " + ", ".join(
                 [_ROW_PLACEHOLDERS] * len(chunk)
             )
-            writes.append((sql, [value for row in chunk for value in _params(row)]))
+            writes.append((sql, [value for row in chunk for value in sqlite_values(row)]))
         if texts:
             now = format_time(datetime.now(UTC))
             sql = "INSERT OR IGNORE INTO consent_texts VALUES " + ", ".join(
@@ -337,7 +338,9 @@ class SqliteStore(Store):
         if until is not None:
             where.append("created_at < ?")
             args.append(format_time(until))
-        sql = f"SELECT {_COLUMNS} FROM consent_events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        sql = (
+            f"SELECT {COLUMNS} FROM consent_events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        )
         cursor = after_seq
         while True:
             async with self._r.execute(sql, (cursor, *args, batch_size)) as cur:
@@ -350,7 +353,7 @@ class SqliteStore(Store):
 
     async def consent_history(self, site_id: str, consent_id: str) -> list[AuditRow]:
         async with self._r.execute(
-            f"SELECT {_COLUMNS} FROM consent_events WHERE site_id = ? AND consent_id = ? ORDER BY seq",
+            f"SELECT {COLUMNS} FROM consent_events WHERE site_id = ? AND consent_id = ? ORDER BY seq",
             (site_id, consent_id),
         ) as cur:
             return [_row(raw) for raw in await cur.fetchall()]
@@ -569,7 +572,7 @@ class SqliteStore(Store):
 
     async def row_before(self, site_id: str, seq: int) -> AuditRow | None:
         async with self._r.execute(
-            f"SELECT {_COLUMNS} FROM consent_events WHERE site_id = ? AND seq < ? "
+            f"SELECT {COLUMNS} FROM consent_events WHERE site_id = ? AND seq < ? "
             "ORDER BY seq DESC LIMIT 1",
             (site_id, seq),
         ) as cur:
@@ -582,36 +585,13 @@ class SqliteStore(Store):
             where += " AND site_id = ?"
             args.append(site_id)
         async with self._r.execute(
-            f"SELECT {_COLUMNS} FROM consent_events WHERE {where} ORDER BY seq", args
+            f"SELECT {COLUMNS} FROM consent_events WHERE {where} ORDER BY seq", args
         ) as cur:
             return [_row(raw) for raw in await cur.fetchall()]
 
 
-def _params(row: AuditRow) -> tuple[Any, ...]:
-    return (
-        row.seq,
-        row.event_id,
-        row.site_id,
-        row.consent_id,
-        row.action,
-        choices_json(row.choices),
-        row.policy_version,
-        row.texts_hash,
-        row.language,
-        row.widget_version,
-        row.page,
-        row.ip,
-        row.browser,
-        int(row.gpc),
-        format_time(row.created_at),
-        row.prev_hash,
-        row.hash,
-        None if row.detail is None else json.dumps(dict(row.detail), separators=(",", ":")),
-    )
-
-
 def _row(raw: Sequence[Any]) -> AuditRow:
-    return audit_row(raw, parse_time(raw[14]))
+    return audit_row(raw, text_time=True)
 
 
 def _token(raw: Sequence[Any]) -> AdminToken:
