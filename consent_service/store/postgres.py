@@ -9,7 +9,7 @@ whole group of requests at once.
 
 ``consent_events`` is partitioned by UTC month: each month's partition is created
 before rows land in it, and retention drops whole months where it can
-(:meth:`PostgresStore.drop_partitions_before`, ``docs/scaling.md``).
+(:mod:`.postgres_partitions`, ``docs/scaling.md``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,15 @@ import asyncpg
 from consent_service.audit.canonical import UnencodableValue
 from consent_service.audit.chain import GENESIS, chain_seqs
 from consent_service.audit.events import AuditRow, ConsentEvent, checkpoint_event
-from consent_service.store.base import Store, StoreDataError, StoreError, TextsSnapshot
+from consent_service.store.base import StoreDataError, StoreError, TextsSnapshot
 from consent_service.store.columns import POSTGRES_TYPES, UNNEST_INSERT, column_arrays
 from consent_service.store.migrations import run_migrations
+from consent_service.store.postgres_import import LogImport
+from consent_service.store.postgres_partitions import (
+    PARTITIONS_FROM,
+    PartitionMaintenance,
+    next_month,
+)
 from consent_service.store.purge import (
     PURGE_DELETE,
     PURGE_KEEP,
@@ -39,14 +45,7 @@ from consent_service.store.purge import (
     purged,
 )
 from consent_service.store.records import PurgeResult
-from consent_service.store.sql import (
-    INSERT_TOKEN,
-    Fetch,
-    SqlStore,
-    numbered,
-    texts_values,
-    token_values,
-)
+from consent_service.store.sql import Fetch, SqlStore, numbered, texts_values
 from consent_service.store.stats_query import postgres_daily_stats
 
 log = logging.getLogger(__name__)
@@ -76,64 +75,14 @@ _DELETE = numbered(PURGE_DELETE)
 #: Key of the session advisory lock that lets one replica at a time migrate.
 _MIGRATE_LOCK = 7_356_211_001
 _ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
-_COPY_HEAD = (
-    "INSERT INTO chain_heads (site_id, seq, hash, created_at) "
-    "VALUES ($1, $2, $3, $4) ON CONFLICT (site_id) DO UPDATE SET "
-    "seq = excluded.seq, hash = excluded.hash, created_at = excluded.created_at"
-)
-#: Tokens the target has already are kept as they are.
-_COPY_TOKEN = numbered(INSERT_TOKEN + " ON CONFLICT (token_id) DO NOTHING")
-PARTITION_PREFIX = "consent_events_p"
-#: ``consent_events``' partitions, the default one included, in the catalogue.
-PARTITIONS_FROM = (
-    "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-    "WHERE i.inhparent = 'consent_events'::regclass"
-)
 
 
-@dataclass(frozen=True)
-class PartitionPurge:
-    """What :meth:`PostgresStore.drop_partitions_before` dropped, and per site what
-    it removed (with the checkpoint row it appended)."""
-
-    dropped: list[str] = field(default_factory=list)
-    sites: dict[str, PurgeResult] = field(default_factory=dict)
-
-
-async def month_partitions(conn: Any) -> list[str]:
-    """The month partitions, oldest first."""
-    names = await conn.fetch(
-        f"SELECT c.relname {PARTITIONS_FROM} AND c.relname LIKE $1", PARTITION_PREFIX + "%"
-    )
-    return sorted(r[0] for r in names)
-
-
-def next_month(moment: datetime) -> datetime:
-    """Midnight UTC on the first day of the month after ``moment``'s."""
-    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
-    return datetime(year, month, 1, tzinfo=UTC)
-
-
-def month_of(partition: str) -> tuple[int, int]:
-    """The year and month a month partition holds."""
-    digits = partition[len(PARTITION_PREFIX) :]
-    return int(digits[:4]), int(digits[4:6])
-
-
-def _month_end(partition: str) -> datetime:
-    year, month = month_of(partition)
-    return next_month(datetime(year, month, 1, tzinfo=UTC))
-
-
-class PostgresStore(SqlStore):
+class PostgresStore(SqlStore, PartitionMaintenance, LogImport):
     """The PostgreSQL implementation of :class:`~consent_service.store.base.Store`."""
 
     dialect = "postgresql"
     text_time = False
     _stats_query = staticmethod(postgres_daily_stats)
-    #: Seconds a purge waits for the brief exclusive lock that detaching a partition takes
-    #: (a long export holds it off); then ``purge`` deletes instead, the all-site drop fails.
-    detach_lock_timeout: float = 2.0
 
     def __init__(self, url: str, *, readers: int = 8) -> None:
         super().__init__(url)
@@ -344,189 +293,6 @@ class PostgresStore(SqlStore):
             await conn.execute(_DELETE, site_id, summary[2])
         await self._detach(conn, whole)
         return replace(result, checkpoint_seq=row.seq)
-
-    async def ensure_partitions(self, moments: Sequence[datetime]) -> None:
-        """Create the month partitions holding ``moments`` unless they exist already."""
-        missing = sorted({(m.astimezone(UTC).year, m.astimezone(UTC).month) for m in moments})
-        missing = [ym for ym in missing if ym not in self._months]
-        if not missing:
-            return
-        async with self.pool.acquire() as conn:
-            for year, month in missing:
-                try:
-                    await conn.execute(
-                        "SELECT consent_events_ensure_partition($1)",
-                        datetime(year, month, 1, tzinfo=UTC),
-                    )
-                except asyncpg.PostgresError as exc:
-                    # E.g. the DEFAULT partition already holds rows of that month: the rows
-                    # still land there, only retention by partition cannot drop them.
-                    log.warning("no partition for %04d-%02d: %s", year, month, exc)
-                self._months.add((year, month))
-
-    async def partitions(self) -> list[str]:
-        """The month partitions, oldest first (``consent_events_pYYYYMM``)."""
-        async with self.read_pool.acquire() as conn:
-            return await month_partitions(conn)
-
-    async def partition_sizes(self) -> list[tuple[str, int, int]]:
-        """Each partition (default included): name, estimated rows, bytes on disk."""
-        async with self.read_pool.acquire() as conn:
-            found = await conn.fetch(
-                "SELECT c.relname, GREATEST(c.reltuples, 0)::bigint, "
-                f"pg_total_relation_size(c.oid) {PARTITIONS_FROM} ORDER BY c.relname"
-            )
-        return [(r[0], int(r[1]), int(r[2])) for r in found]
-
-    async def drop_partitions_before(self, cutoff: datetime, now: datetime) -> PartitionPurge:
-        """Retention for every site at once: drop each month partition ending by ``cutoff``.
-
-        Only whole months go: a month straddling ``cutoff`` stays until it is wholly
-        older, and so does every month that has not ended by ``now``, where the
-        checkpoints land. Time never runs backwards along a chain, so what goes is a
-        prefix of each site's chain; in the same transaction each site that lost rows
-        gets a checkpoint row (as ``purge`` appends) naming the hash its first kept
-        row continues from.
-        """
-        last_end = min(cutoff, now)
-        doomed = [p for p in await self.partitions() if _month_end(p) <= last_end]
-        if not doomed:
-            return PartitionPurge()
-        async with self.read_pool.acquire() as conn:
-            sites = sorted(r[0] for r in await conn.fetch("SELECT site_id FROM chain_heads"))
-        try:
-            await self._prepare([checkpoint_event(s, {}, now) for s in sites])
-            async with self.pool.acquire() as conn, conn.transaction():
-                return await self._drop_in(conn, doomed, sites, cutoff, now)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreError(f"PostgreSQL partition purge failed: {exc}") from exc
-
-    async def _drop_in(
-        self, conn: Any, doomed: list[str], sites: list[str], cutoff: datetime, now: datetime
-    ) -> PartitionPurge:
-        await self._lock_heads(conn, sites)  # no chain moves until we commit
-        if await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM consent_events_default WHERE created_at < $1)", cutoff
-        ):
-            raise StoreError(
-                "consent_events_default holds rows older than the cutoff: dropping months "
-                "would cut those chains in the middle; purge those sites with `purge` first"
-            )
-        union = " UNION ALL ".join(
-            f'SELECT seq, hash FROM "{part}" WHERE site_id = $1' for part in doomed
-        )
-        events, results = [], {}
-        for site in sites:
-            summary = await conn.fetchrow(
-                f"SELECT count(*), min(seq), max(seq) FROM ({union}) t", site
-            )
-            if not summary[0]:
-                continue
-            last = await conn.fetchval(
-                f"SELECT hash FROM ({union}) t WHERE seq = $2", site, summary[2]
-            )
-            results[site] = purged(site, summary, last)
-            events.append(checkpoint_for(results[site], cutoff, now))
-        rows = await self._append_in(conn, events) if events else []
-        for row in rows:
-            results[row.site_id] = replace(results[row.site_id], checkpoint_seq=row.seq)
-        await self._detach(conn, doomed)
-        return PartitionPurge(doomed, results)
-
-    async def _whole_months(
-        self, conn: Any, site_id: str, before: datetime, last_seq: int
-    ) -> list[str]:
-        """Month partitions ending by ``before`` whose every row is in the purged prefix.
-
-        Such a partition holds no other site's rows and none of this site's rows after
-        ``last_seq``: not the rows kept, and not the checkpoint the purge has just
-        appended, which lands in the month of ``now`` (a month that ends by ``before``
-        when a purge is given a cut-off in the future). Each check is an index lookup.
-        """
-        others = [
-            r[0]
-            for r in await conn.fetch(
-                "SELECT site_id FROM chain_heads WHERE site_id <> $1", site_id
-            )
-        ]
-        whole = []
-        for part in await month_partitions(conn):
-            if _month_end(part) > before:
-                continue
-            kept = await conn.fetchval(
-                f'SELECT EXISTS (SELECT 1 FROM "{part}" WHERE site_id = ANY($1::text[])) '
-                f'OR EXISTS (SELECT 1 FROM "{part}" WHERE site_id = $2 AND seq > $3)',
-                others,
-                site_id,
-                last_seq,
-            )
-            if not kept:
-                whole.append(part)
-        return whole
-
-    async def _detach(self, conn: Any, parts: Sequence[str]) -> None:
-        """In the caller's transaction: detach and drop ``parts``.
-
-        Detaching waits for queries on the parent: never queue writers behind it for
-        long. Past :attr:`detach_lock_timeout` it raises ``LockNotAvailableError``.
-        """
-        if not parts:
-            return
-        await conn.execute(f"SET LOCAL lock_timeout = '{int(self.detach_lock_timeout * 1000)}ms'")
-        for part in parts:
-            await conn.execute(f'ALTER TABLE consent_events DETACH PARTITION "{part}"')
-            await conn.execute(f'DROP TABLE "{part}"')
-            self._months.discard(month_of(part))
-
-    async def import_log(self, source: Store, batch_size: int = 5000) -> int:
-        """Copy another store's audit log here, row for row (seq and hashes unchanged).
-
-        For moving a single node from SQLite to PostgreSQL: this store must hold no
-        audit rows yet. The texts shown and the admin tokens come along; then the chain
-        heads and the sequence continue from the copied log. Returns the rows copied.
-        """
-        if await self.row_count():
-            raise StoreError("the PostgreSQL audit log is not empty: import into a fresh database")
-        heads: dict[str, AuditRow] = {}
-        seen_texts: set[str] = set()
-        copied = 0
-        batch: list[AuditRow] = []
-
-        async def flush() -> None:
-            await self.ensure_partitions([r.created_at for r in batch])
-            new_texts = [t for t in {r.texts_hash for r in batch} if t and t not in seen_texts]
-            snapshots = [snap for h in new_texts if (snap := await source.texts(h)) is not None]
-            async with self.pool.acquire() as conn, conn.transaction():
-                await conn.execute(UNNEST_INSERT, *column_arrays(batch))
-                await self._insert_texts(conn, snapshots)
-            seen_texts.update(new_texts)
-
-        try:
-            async for row in source.iter_rows(batch_size=batch_size):
-                batch.append(row)
-                heads[row.site_id] = row
-                if len(batch) >= batch_size:
-                    await flush()
-                    copied += len(batch)
-                    batch = []
-            if batch:
-                await flush()
-                copied += len(batch)
-            tokens = await source.list_admin_tokens()
-            async with self.pool.acquire() as conn, conn.transaction():
-                await conn.executemany(
-                    _COPY_HEAD, [(r.site_id, r.seq, r.hash, r.created_at) for r in heads.values()]
-                )
-                last = max((r.seq for r in heads.values()), default=0)
-                if last:
-                    await conn.execute("SELECT setval('consent_events_seq', $1)", last)
-                await conn.executemany(
-                    _COPY_TOKEN, [token_values(t, text_time=False) for t in tokens]
-                )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreError(f"import into PostgreSQL failed after {copied} rows: {exc}") from exc
-        self._known_sites.update(heads)
-        return copied
 
 
 def _heads(rows: Sequence[AuditRow]) -> list[list[Any]]:
