@@ -36,7 +36,10 @@ _ACCESS_PAGE = 500
 
 @functools.lru_cache(maxsize=256)
 def numbered(sql: str) -> str:
-    """``sql`` with its ``?`` placeholders numbered ``$1, $2, …`` (PostgreSQL's style)."""
+    """``sql`` with its ``?`` placeholders numbered ``$1, $2, …`` (PostgreSQL's style).
+
+    Every ``?`` is a placeholder: the shared statements use no ``?`` operator or literal.
+    """
     first, *rest = sql.split("?")
     return first + "".join(f"${n}{part}" for n, part in enumerate(rest, 1))
 
