@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from benchmarks.procs import cpu_seconds, free_port, rss_kib
 from consent_service.audit.chain import GENESIS, chain
-from consent_service.audit.events import ConsentEvent
+from consent_service.audit.events import ROW_FIELDS, ConsentEvent
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 from consent_service.store import open_store
-from consent_service.store.sqlite import _COLUMNS, _ROW_PLACEHOLDERS, _params
+from consent_service.store.columns import COLUMNS, sqlite_values
 
 KEY = "bench-key-0123456789abcdef"
-_INSERT = f"INSERT INTO consent_events ({_COLUMNS}) VALUES {_ROW_PLACEHOLDERS}"
+_INSERT = f"INSERT INTO consent_events ({COLUMNS}) VALUES ({', '.join('?' * len(ROW_FIELDS))})"
 
 
 def seed(path: Path, rows: int, batch: int = 20_000) -> float:
@@ -91,7 +91,7 @@ def seed(path: Path, rows: int, batch: int = 20_000) -> float:
             )
         linked = chain(events, seq, {"demo": head})
         conn.execute("BEGIN")
-        conn.executemany(_INSERT, [_params(r) for r in linked])
+        conn.executemany(_INSERT, [sqlite_values(r) for r in linked])
         conn.execute("COMMIT")
         head, seq = linked[-1].hash, seq + len(linked)
     conn.close()

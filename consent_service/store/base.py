@@ -110,8 +110,8 @@ class Store(abc.ABC):
 
     # -- the privacy officer's side (admin API, CLI) -------------------------------------
     #
-    # SQL of the SQLite implementation, for porting: see ``store/sqlite.py`` and
-    # ``migrations/sqlite/0002_admin.sql`` (tables ``admin_tokens``, ``admin_access_log``,
+    # The SQL both implementations share, for porting: see ``store/sql.py`` and
+    # ``migrations/*/0002_admin.sql`` (tables ``admin_tokens``, ``admin_access_log``,
     # column ``consent_events.detail``).
 
     @abc.abstractmethod

@@ -5,14 +5,12 @@ Small frozen dataclasses, so every store implementation returns the same shapes.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from consent_service.audit.canonical import compact_json
-from consent_service.audit.events import AuditRow
 from consent_service.audit.timefmt import format_time
 
 
@@ -98,31 +96,3 @@ class PurgeResult:
 def choices_json(choices: Mapping[str, bool]) -> str:
     """How ``choices`` is stored: compact JSON in config order (category ids are ASCII)."""
     return compact_json(dict(choices))
-
-
-def audit_row(raw: Sequence[Any], created_at: datetime) -> AuditRow:
-    """An :class:`AuditRow` from a ``consent_events`` row in column order.
-
-    Every store selects the same columns; only how ``created_at`` is stored differs
-    (text in SQLite, ``timestamptz`` in PostgreSQL), so the caller converts that one.
-    """
-    return AuditRow(
-        seq=int(raw[0]),
-        event_id=raw[1],
-        site_id=raw[2],
-        consent_id=raw[3],
-        action=raw[4],
-        choices=json.loads(raw[5]),
-        policy_version=raw[6],
-        texts_hash=raw[7],
-        language=raw[8],
-        widget_version=raw[9],
-        page=raw[10],
-        ip=raw[11],
-        browser=raw[12],
-        gpc=bool(raw[13]),
-        created_at=created_at,
-        prev_hash=raw[15],
-        hash=raw[16],
-        detail=None if raw[17] is None else json.loads(raw[17]),
-    )

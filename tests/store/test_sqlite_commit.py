@@ -52,11 +52,11 @@ async def test_both_placements_store_every_row_in_one_chain(tmp_path: Path, limi
     store = SqliteStore(f"sqlite:///{tmp_path / 'kakor.db'}")
     await store.open()
     await store.migrate()
-    store._placement.limit = limit
+    store._chain.placement.limit = limit
     try:
         await _append_batches(store, 10)
         assert await _stored(store) == [f"c{n}" for n in range(40)]
-        assert store._placement.inline is (limit > 0)
+        assert store._chain.placement.inline is (limit > 0)
     finally:
         await store.close()
     raw = sqlite3.connect(tmp_path / "kakor.db")  # and a fresh connection sees all of it
@@ -71,15 +71,15 @@ async def test_the_wal_is_checkpointed_off_the_append_connection(tmp_path: Path)
     await store.open()
     await store.migrate()
     try:
-        assert store._checkpointer is not None
-        store._checkpointer.every = 1_000_000  # none yet
+        assert store._chain.checkpointer is not None
+        store._chain.checkpointer.every = 1_000_000  # none yet
         size = os.path.getsize(path)
         await _append_batches(store, 300, size=16)  # far past SQLite's 1,000 pages
         assert os.path.getsize(path) == size  # every page still only in the WAL
-        store._checkpointer.every = 8
+        store._chain.checkpointer.every = 8
         await _append_batches(store, 8)
-        await store._checkpointer.close()  # waits for the running checkpoint
-        assert store._checkpointer.runs == 1
+        await store._chain.checkpointer.close()  # waits for the running checkpoint
+        assert store._chain.checkpointer.runs == 1
         assert os.path.getsize(path) > size * 10
     finally:
         await store.close()
