@@ -155,7 +155,8 @@ def any_rows(draw: st.DrawFn) -> tuple[int, ConsentEvent]:
             created_at=st.integers(-(10**12), 10**12).map(
                 lambda us: _START + timedelta(microseconds=us)
             ),
-            detail=st.none() | st.dictionaries(_any_text, st.integers(), max_size=3),
+            detail=st.none()
+            | st.dictionaries(_any_text, st.integers(-(2**63), 2**63 - 1), max_size=3),
         )
     )
     return draw(st.integers(1, 2**53)), event
