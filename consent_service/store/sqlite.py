@@ -119,8 +119,6 @@ class SqliteStore(SqlStore):
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
-        async with conn.execute("SELECT version FROM schema_migrations") as cur:
-            done = {row[0] for row in await cur.fetchall()}
 
         async def apply(path: Path) -> None:
             now = format_time(datetime.now(UTC))
@@ -134,9 +132,14 @@ class SqliteStore(SqlStore):
             except Exception:
                 if conn.in_transaction:
                     await conn.rollback()
-                raise
+                # Another process starting on the same file (serve --workers N) took the
+                # write lock first and applied it: what failed here is already done.
+                if path.stem not in await _versions(conn):
+                    raise
 
-        return await run_migrations(self.migration_files(), done, apply, (Exception,))
+        return await run_migrations(
+            self.migration_files(), await _versions(conn), apply, (Exception,)
+        )
 
     async def ping(self) -> None:
         try:
@@ -154,3 +157,9 @@ class SqliteStore(SqlStore):
 
     async def purge(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
         return await self._chain.purge(site_id, before, now)
+
+
+async def _versions(conn: aiosqlite.Connection) -> set[str]:
+    """The migrations ``schema_migrations`` records as applied."""
+    async with conn.execute("SELECT version FROM schema_migrations") as cur:
+        return {row[0] for row in await cur.fetchall()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from consent_service.audit.verify import ChainVerifier
+from consent_service.store import open_store
 from consent_service.store.sqlite import SqliteStore
 from consent_service.store.sqlite_commit import INLINE_COMMIT_SECONDS, CommitPlacement
 
@@ -83,3 +85,21 @@ async def test_the_wal_is_checkpointed_off_the_append_connection(tmp_path: Path)
         assert os.path.getsize(path) > size * 10
     finally:
         await store.close()
+
+
+async def test_processes_starting_together_on_one_file_all_migrate(tmp_path: Path) -> None:
+    """``serve --workers N`` on SQLite: every worker migrates the same new file at start.
+    The one that takes the write lock first applies each migration; the others find it
+    applied instead of failing on "table already exists" and exiting."""
+    for attempt in range(5):
+        url = f"sqlite:///{tmp_path / f'race-{attempt}.db'}"
+        stores = [open_store(url) for _ in range(4)]
+        for store in stores:
+            await store.open()
+        try:
+            await asyncio.gather(*(store.migrate() for store in stores))
+            rows = await stores[0].append([event("demo", 1)])
+        finally:
+            for store in stores:
+                await store.close()
+        assert [r.seq for r in rows] == [1]
