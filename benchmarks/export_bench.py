@@ -36,8 +36,9 @@ from consent_service.audit.chain import GENESIS, chain
 from consent_service.audit.events import ROW_FIELDS, ConsentEvent
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
-from consent_service.store import open_store
+from consent_service.store import TextsSnapshot, open_store
 from consent_service.store.columns import COLUMNS, sqlite_values
+from consent_service.store.sql import texts_values
 
 KEY = "bench-key-0123456789abcdef"
 _INSERT = f"INSERT INTO consent_events ({COLUMNS}) VALUES ({', '.join('?' * len(ROW_FIELDS))})"
@@ -94,6 +95,13 @@ def seed(path: Path, rows: int, batch: int = 20_000) -> float:
         conn.executemany(_INSERT, [sqlite_values(r) for r in linked])
         conn.execute("COMMIT")
         head, seq = linked[-1].hash, seq + len(linked)
+    # What an append would have kept beside the rows: the texts their texts_hash names,
+    # and the chain's head (verify checks both).
+    texts = texts_values(
+        TextsSnapshot(texts_hash, "demo", "sv", site.policy_version, site.shown_texts("sv"))
+    )
+    conn.execute("INSERT INTO consent_texts VALUES (?, ?, ?, ?, ?, ?)", (*texts, start.isoformat()))
+    conn.execute("INSERT INTO chain_heads VALUES ('demo', ?, ?)", (seq - 1, head))
     conn.close()
     return time.perf_counter() - started
 

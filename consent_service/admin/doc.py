@@ -108,6 +108,42 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
                 },
             },
             "sites": {"type": "object"},
+            "chain_heads": {
+                "type": "object",
+                "description": "Whether each site's newest row is the head appends chain after",
+                "properties": {
+                    "checked": {"type": "integer"},
+                    "broken": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "site_id": {"type": "string"},
+                                "seq": {"type": "integer"},
+                                "problem": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+            "texts": {
+                "type": "object",
+                "description": "The banner texts the rows name, hashed again",
+                "properties": {
+                    "checked": {"type": "integer"},
+                    "broken": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "texts_hash": {"type": "string"},
+                                "site_id": {"type": "string"},
+                                "problem": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
         },
     },
 }

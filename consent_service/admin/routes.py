@@ -25,7 +25,7 @@ from consent_service.admin.export.stream import Exporter
 from consent_service.admin.period import parse_moment
 from consent_service.admin.stats import site_stats
 from consent_service.audit.events import AuditRow
-from consent_service.audit.integrity import row_proof, verify_log
+from consent_service.audit.integrity import row_proof, texts_problem, verify_log
 from consent_service.audit.timefmt import format_time, parse_time
 from consent_service.audit.verify import anchors_from
 from consent_service.consent.storable import RULE, is_storable
@@ -98,10 +98,12 @@ async def consent_proof(request: Request) -> Response:
         raise NotFound(f"no consent {consent_id!r} on site {site_id!r}", code="no_such_consent")
     anchors = anchors_from(await st.store.checkpoint_rows(site_id)).get(site_id, set())
     texts: dict[str, Any] = {}
+    texts_ok = True
     history = []
     for row in rows:
         if row.texts_hash and row.texts_hash not in texts:
             snap = await st.store.texts(row.texts_hash)
+            problem = texts_problem(snap, row.texts_hash)
             texts[row.texts_hash] = (
                 None
                 if snap is None
@@ -110,15 +112,18 @@ async def consent_proof(request: Request) -> Response:
                     "language": snap.language,
                     "policy_version": snap.policy_version,
                     "texts": dict(snap.texts),
+                    "hash_ok": problem is None,
+                    "problem": problem,
                 }
             )
+            texts_ok = texts_ok and problem is None
         history.append({**row.to_dict(), "proof": await row_proof(st.store, row, anchors)})
     body = {
         "site": site_id,
         "consent_id": consent_id,
         "rows": history,
         "texts": texts,
-        "verified": all(r["proof"]["verified"] for r in history),
+        "verified": texts_ok and all(r["proof"]["verified"] for r in history),
     }
     return JSONResponse(body, headers=_NO_STORE)
 

@@ -11,6 +11,7 @@ faster (every consent is hashed when written and again by every verify);
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -23,6 +24,11 @@ class UnencodableValue(ValueError):
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON bytes: sorted keys, no spaces, UTF-8."""
     return _dumps(value, orjson.OPT_SORT_KEYS)
+
+
+def texts_digest(texts: Any) -> str:
+    """A banner's ``texts_hash``: SHA-256 (hex) of the canonical JSON of what it showed."""
+    return hashlib.sha256(canonical_json(texts)).hexdigest()
 
 
 def compact_json(value: Any) -> str:

@@ -7,13 +7,14 @@ may start from the hash its purge continued from (C21, C22).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
+from consent_service.audit.canonical import texts_digest
 from consent_service.audit.chain import GENESIS, row_hash
 from consent_service.audit.events import AuditRow
 from consent_service.audit.verify import ChainVerifier, anchors_from, close, feed
-from consent_service.store import Store
+from consent_service.store import Store, TextsSnapshot
 
 
 async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dict[str, Any]:
@@ -21,33 +22,137 @@ async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dic
 
     The answer is :meth:`~consent_service.audit.verify.VerifyResult.to_dict` (``ok``,
     ``rows_checked``, ``first_broken``) plus ``sites``: each checked site's result and
-    ``head`` (the hash of its newest row, to compare with an export manifest).
+    ``head`` (the hash of its newest row, to compare with an export manifest), and
+    ``texts`` (:func:`check_texts`): ``ok`` is false when either is broken.
     """
     anchors = anchors_from(await store.checkpoint_rows())
+    # Read before the walk: rows only ever follow a head, so the walk meets every head
+    # read here, however many rows are appended meanwhile.
+    heads = HeadCheck(await store.chain_heads())
     if site_ids is None:
         verifier = ChainVerifier(anchors)
-        await feed(verifier, store.iter_rows())
+        await feed(verifier, heads.watch(store.iter_rows()))
         result = verifier.result()
         answer = result.to_dict()
         answer["sites"] = {site: {"head": head} for site, head in sorted(result.heads.items())}
+        answer["texts"] = await check_texts(store, verifier.texts_named)
+        answer["chain_heads"] = heads.report(result.heads if result.ok else None)
+        answer["ok"] = (
+            result.ok and not answer["texts"]["broken"] and not answer["chain_heads"]["broken"]
+        )
         return answer
     total = 0
     sites: dict[str, Any] = {}
     first_broken: dict[str, Any] | None = None
+    texts_named: dict[str, str] = {}
+    heads_checked = 0
+    heads_broken: list[dict[str, Any]] = []
     for site_id in site_ids:
         verifier = ChainVerifier({site_id: anchors.get(site_id, set())})
-        await feed(verifier, store.iter_rows(site_id=site_id))
+        site_heads = heads.only(site_id)
+        await feed(verifier, site_heads.watch(store.iter_rows(site_id=site_id)))
         result = verifier.result()
+        site_report = site_heads.report(result.heads if result.ok else None)
+        heads_checked += site_report["checked"]
+        heads_broken += site_report["broken"]
         total += result.rows_checked
         sites[site_id] = {**result.to_dict(), "head": result.heads.get(site_id)}
         if first_broken is None and not result.ok:
             first_broken = result.to_dict()["first_broken"]
+        for texts_hash, named_by in verifier.texts_named.items():
+            texts_named.setdefault(texts_hash, named_by)
+    texts = await check_texts(store, texts_named)
     return {
-        "ok": first_broken is None,
+        "ok": first_broken is None and not texts["broken"] and not heads_broken,
         "rows_checked": total,
         "first_broken": first_broken,
         "sites": sites,
+        "texts": texts,
+        "chain_heads": {"checked": heads_checked, "broken": heads_broken},
     }
+
+
+class HeadCheck:
+    """Does each site's newest row match the head its appends chain after?
+
+    ``chain_heads`` holds, per site, the seq and hash of its newest row; appends chain
+    after it. When the newest rows are cut (or the head edited) the two disagree: the
+    walk never meets a row with the head's seq and hash. (An insider who also rewrites
+    the head is not caught here; that takes a signed head kept elsewhere.)
+    """
+
+    def __init__(self, heads: Mapping[str, tuple[int, str]]) -> None:
+        self.heads = dict(heads)
+        self._met: set[str] = set()
+        self._mismatch: dict[str, str] = {}
+
+    def only(self, site_id: str) -> HeadCheck:
+        """The same check for one site."""
+        return HeadCheck({k: v for k, v in self.heads.items() if k == site_id})
+
+    async def watch(self, rows: AsyncIterator[AuditRow]) -> AsyncIterator[AuditRow]:
+        """Pass ``rows`` on, noting each that is (or should be) a site's head."""
+        try:
+            async for row in rows:
+                head = self.heads.get(row.site_id)
+                if head is not None and row.seq == head[0]:
+                    if row.hash == head[1]:
+                        self._met.add(row.site_id)
+                    else:
+                        self._mismatch[row.site_id] = row.hash
+                yield row
+        finally:
+            await close(rows)
+
+    def report(self, newest: Mapping[str, str] | None) -> dict[str, Any]:
+        """``checked`` and ``broken``; ``newest`` is each site's newest hash (None: the
+        walk stopped at a broken row, so only the heads it met can be judged)."""
+        broken = []
+        for site_id, (seq, _) in sorted(self.heads.items()):
+            if site_id in self._met:
+                continue
+            if site_id in self._mismatch:
+                problem = (
+                    f"the row at the head's seq {seq} has another hash: "
+                    "the head or the row was edited"
+                )
+            elif newest is None:
+                continue
+            else:
+                problem = (
+                    f"no row has the head's seq {seq} and hash: the newest rows were cut"
+                    if site_id in newest
+                    else f"the head records seq {seq}, but the site has no rows left"
+                )
+            broken.append({"site_id": site_id, "seq": seq, "problem": problem})
+        return {"checked": len(self.heads), "broken": broken}
+
+
+async def check_texts(store: Store, named: Mapping[str, str]) -> dict[str, Any]:
+    """Whether the texts each ``texts_hash`` names are stored, and unedited.
+
+    ``named`` maps each ``texts_hash`` the rows carry to the site of a row carrying it.
+    The answer has ``checked`` (how many) and ``broken``: for each that fails, the
+    hash, the site and the ``problem``. A row proves which texts a visitor saw only
+    while the stored texts still hash to what the row recorded (C19).
+    """
+    broken = []
+    for texts_hash, site_id in sorted(named.items()):
+        problem = texts_problem(await store.texts(texts_hash), texts_hash)
+        if problem is not None:
+            broken.append({"texts_hash": texts_hash, "site_id": site_id, "problem": problem})
+    return {"checked": len(named), "broken": broken}
+
+
+def texts_problem(snapshot: TextsSnapshot | None, texts_hash: str) -> str | None:
+    """What is wrong with the stored texts for ``texts_hash``, if anything."""
+    if snapshot is None:
+        return "missing: no texts are stored for this texts_hash"
+    if texts_digest(snapshot.texts) != texts_hash:
+        return "edited: the stored texts do not hash to their texts_hash"
+    # Not compared with the snapshot's site_id: texts_hash addresses content, and two
+    # sites showing the same texts share one snapshot, kept under the first to show it.
+    return None
 
 
 async def row_proof(store: Store, row: AuditRow, anchors: Iterable[str] = ()) -> dict[str, Any]:

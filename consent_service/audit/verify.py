@@ -39,10 +39,12 @@ class VerifyResult:
 
 
 class ChainVerifier:
-    """Checks rows fed oldest first; memory is one hash per site."""
+    """Checks rows fed oldest first; memory is one hash per site and per texts version."""
 
     def __init__(self, anchors: Mapping[str, Iterable[str]] | None = None) -> None:
         self._heads: dict[str, str] = {}
+        #: Each ``texts_hash`` the rows name, with the site of the first row naming it.
+        self.texts_named: dict[str, str] = {}
         self._anchors = {site: set(hashes) for site, hashes in (anchors or {}).items()}
         self._last_seq = 0
         self.rows_checked = 0
@@ -70,6 +72,8 @@ class ChainVerifier:
             return False
         self._heads[row.site_id] = row.hash
         self._last_seq = row.seq
+        if row.texts_hash:
+            self.texts_named.setdefault(row.texts_hash, row.site_id)
         return True
 
     def result(self) -> VerifyResult:

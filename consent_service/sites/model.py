@@ -7,12 +7,11 @@ objects never change afterwards.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from consent_service.audit.canonical import canonical_json
+from consent_service.audit.canonical import texts_digest
 from consent_service.web.errors import UnknownSite
 
 
@@ -133,10 +132,7 @@ class Site:
     @functools.cached_property
     def texts_hashes(self) -> dict[str, str]:
         """Per language, the SHA-256 of the canonical JSON of :meth:`shown_texts`."""
-        return {
-            lang: hashlib.sha256(canonical_json(self.shown_texts(lang))).hexdigest()
-            for lang in self.languages
-        }
+        return {lang: texts_digest(self.shown_texts(lang)) for lang in self.languages}
 
     def texts_hash(self, language: str) -> str:
         """What a row records of the texts shown in ``language`` (C19: proof of what was told)."""

@@ -175,6 +175,10 @@ class Store(abc.ABC):
         """The highest ``seq`` stored (0 when empty): pins an export to what existed at its start."""
 
     @abc.abstractmethod
+    async def chain_heads(self) -> dict[str, tuple[int, str]]:
+        """Per site, the ``(seq, hash)`` its appends chain after (``chain_heads``)."""
+
+    @abc.abstractmethod
     async def row_before(self, site_id: str, seq: int) -> AuditRow | None:
         """The row of ``site_id`` just before ``seq`` in its chain (highest lower ``seq``)."""
 

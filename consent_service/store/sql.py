@@ -161,6 +161,10 @@ class SqlStore(Store):
         found = await self._fetch("SELECT COALESCE(max(seq), 0) FROM consent_events")
         return int(found[0][0])
 
+    async def chain_heads(self) -> dict[str, tuple[int, str]]:
+        found = await self._fetch("SELECT site_id, seq, hash FROM chain_heads")
+        return {str(site): (int(seq), str(hash_)) for site, seq, hash_ in found}
+
     async def row_before(self, site_id: str, seq: int) -> AuditRow | None:
         found = await self._fetch(
             f"SELECT {COLUMNS} FROM consent_events WHERE site_id = ? AND seq < ? "

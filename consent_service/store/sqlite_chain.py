@@ -48,6 +48,11 @@ PRAGMAS = (
 _ROW_PLACEHOLDERS = "(" + ", ".join("?" * len(ROW_FIELDS)) + ")"
 #: Rows per INSERT statement: well under SQLite's 32,766 bound parameters.
 _ROWS_PER_INSERT = 500
+#: The largest seq ever given: the heads keep it when a chain's newest rows are cut.
+_LAST_SEQ = (
+    "SELECT MAX(COALESCE((SELECT MAX(seq) FROM consent_events), 0),"
+    " COALESCE((SELECT MAX(seq) FROM chain_heads), 0))"
+)
 #: A statement of a staged batch: SQL and its parameters.
 _Write = tuple[str, list[Any]]
 
@@ -187,17 +192,24 @@ class ChainWriter:
         conn: sqlite3.Connection, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
     ) -> tuple[list[AuditRow], list[_Write]]:
         """Inside an open write transaction: chain after the stored heads; the writes to run."""
-        last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM consent_events").fetchone()
+        last = conn.execute(_LAST_SEQ).fetchone()
         heads: dict[str, str] = {}
         for site_id in {e.site_id for e in events}:
             head = conn.execute(
-                "SELECT hash FROM consent_events WHERE site_id = ? ORDER BY seq DESC LIMIT 1",
-                (site_id,),
+                "SELECT hash FROM chain_heads WHERE site_id = ?", (site_id,)
             ).fetchone()
             if head is not None:
                 heads[site_id] = head[0]
         rows = chain(events, int(last[0]) + 1, heads)
-        writes: list[_Write] = []
+        newest = {row.site_id: row for row in rows}
+        writes: list[_Write] = [
+            (
+                "INSERT INTO chain_heads (site_id, seq, hash) VALUES "
+                + ", ".join(["(?, ?, ?)"] * len(newest))
+                + " ON CONFLICT (site_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                [v for row in newest.values() for v in (row.site_id, row.seq, row.hash)],
+            )
+        ]
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[start : start + _ROWS_PER_INSERT]
             # OR ROLLBACK: a conflict ends the whole transaction, as any failure here does

@@ -40,6 +40,32 @@ def test_c19_lookup_returns_the_whole_history_with_proof_and_texts(
     assert shown["language"] == "en"
     assert shown["texts"] == site.shown_texts("en")
     assert shown["texts_hash"] == site.texts_hash("en")
+    assert shown["hash_ok"] is True and shown["problem"] is None
+
+
+def test_c19_c22_edited_texts_fail_the_proof(
+    admin_client: TestClient,
+    make_token: Callable[..., str],
+    raw_db: RawDb,
+    seed: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """The proof hashes the stored texts again; a rewritten banner text shows (issue 16)."""
+    token = make_token("demo")
+    made = seed()
+    url = f"/admin/v1/sites/demo/consents/{made[0]['consent_id']}"
+    before = admin_client.get(url, headers=bearer(token)).json()
+    [texts_hash] = before["texts"]
+    tamper(
+        raw_db,
+        "UPDATE consent_texts SET texts = ? WHERE texts_hash = ?",
+        '{"texts": {"title": "Vi sparar inget"}, "categories": []}',
+        texts_hash,
+    )
+    proof = admin_client.get(url, headers=bearer(token)).json()
+    assert proof["verified"] is False
+    assert proof["texts"][texts_hash]["hash_ok"] is False
+    assert proof["texts"][texts_hash]["problem"].startswith("edited")
+    assert all(row["proof"]["verified"] for row in proof["rows"])  # the rows are intact
 
 
 def test_lookup_of_an_unknown_consent_is_404_and_still_logged(

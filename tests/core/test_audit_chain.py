@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -235,3 +236,83 @@ def test_c22_the_hashed_bytes_of_a_row_are_the_golden_bytes() -> None:
     assert format_time(datetime(2028, 2, 29, 1, tzinfo=timezone(timedelta(hours=1)))) == (
         "2028-02-29T00:00:00.000000Z"
     )
+
+
+def test_c19_c22_edited_banner_texts_are_named_by_verify(five_rows: str, database_url: str) -> None:
+    """The texts a row's texts_hash names are hashed again: an edit shows (issue 16)."""
+    db = RawDb(five_rows)
+    try:
+        [(texts_hash, texts)] = db.execute("SELECT texts_hash, texts FROM consent_texts")
+    finally:
+        db.close()
+    assert json.loads(verify_cli(database_url).stdout)["texts"] == {"checked": 1, "broken": []}
+    edited = texts.replace("kakor", "kex", 1)
+    assert edited != texts
+    db = RawDb(five_rows)
+    try:
+        db.execute(
+            "UPDATE consent_texts SET texts = ? WHERE texts_hash = ?",
+            edited,
+            texts_hash,
+            bypass_triggers=True,
+        )
+    finally:
+        db.close()
+    result = verify_cli(database_url)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["first_broken"] is None  # the rows themselves are intact
+    assert report["texts"]["broken"] == [
+        {
+            "texts_hash": texts_hash,
+            "site_id": "demo",
+            "problem": "edited: the stored texts do not hash to their texts_hash",
+        }
+    ]
+
+
+def test_c19_c22_deleted_banner_texts_are_named_by_verify(
+    five_rows: str, database_url: str
+) -> None:
+    tamper(five_rows, "DELETE FROM consent_texts")
+    result = verify_cli(database_url)
+    assert result.returncode == 1
+    [broken] = json.loads(result.stdout)["texts"]["broken"]
+    assert broken["problem"].startswith("missing")
+
+
+def test_c22_cut_newest_rows_are_named_by_verify(five_rows: str, database_url: str) -> None:
+    """Cutting a chain's tail leaves a valid shorter chain; the head shows it (issue 16)."""
+    tamper(five_rows, "DELETE FROM consent_events WHERE seq >= 4")
+    result = verify_cli(database_url)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["first_broken"] is None  # what is left is a valid chain
+    [cut] = report["chain_heads"]["broken"]
+    assert cut["site_id"] == "demo" and cut["seq"] == 5
+    assert "newest rows were cut" in cut["problem"]
+
+
+def test_c22_after_a_cut_the_next_row_neither_reuses_a_seq_nor_hides_the_cut(
+    client: TestClient, five_rows: str, database_url: str
+) -> None:
+    tamper(five_rows, "DELETE FROM consent_events WHERE seq >= 4")
+    assert post_consent(client, {"action": "accept-all"}).status_code == 201
+    rows = stored_rows(database_url)
+    assert [r.seq for r in rows] == [1, 2, 3, 6]  # 4 and 5 are never given again
+    result = verify_cli(database_url)
+    assert result.returncode == 1
+    broken = json.loads(result.stdout)["first_broken"]
+    assert broken["seq"] == 6 and "prev_hash" in broken["reason"]  # it names the cut row
+
+
+def test_c22_a_head_edited_to_match_a_cut_is_not_caught_by_the_head_alone(
+    five_rows: str, database_url: str
+) -> None:
+    """What the head check cannot do: an insider who rewrites the head too (docs/security.md)."""
+    tamper(
+        five_rows,
+        "DELETE FROM consent_events WHERE seq >= 4",
+        "UPDATE chain_heads SET seq = 3, hash = (SELECT hash FROM consent_events WHERE seq = 3)",
+    )
+    assert verify_cli(database_url).returncode == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from consent_service.audit.canonical import texts_digest
 from consent_service.audit.events import CHECKPOINT
 from consent_service.audit.verify import anchors_from, verify_rows
 from consent_service.cli.main import main
@@ -197,9 +198,15 @@ async def test_replicas_racing_to_create_a_month_partition_all_succeed(
 async def test_the_partitions_command_drops_old_months_and_verify_passes_C21(
     pg_store: PostgresStore, postgres_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    shown = {"title": "Vi använder kakor"}
+    texts = TextsSnapshot(texts_digest(shown), "a", "sv", "2026-11-01", shown)
     for mon in (1, 2, 3):
         await pg_store.append(
-            [make_event("a", at=month(2024, mon)), make_event("b", at=month(2024, mon))]
+            [
+                make_event("a", at=month(2024, mon), texts_hash=texts.texts_hash),
+                make_event("b", at=month(2024, mon), texts_hash=texts.texts_hash),
+            ],
+            [texts],
         )
 
     def cli(*args: str) -> tuple[int, dict[str, object]]:
