@@ -108,6 +108,11 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
                 },
             },
             "sites": {"type": "object"},
+            "cannot_rule_out": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "What a passing check does not prove",
+            },
             "chain_heads": {
                 "type": "object",
                 "description": "Whether each site's newest row is the head appends chain after",

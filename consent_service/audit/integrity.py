@@ -16,6 +16,16 @@ from consent_service.audit.events import AuditRow
 from consent_service.audit.verify import ChainVerifier, anchors_from, close, feed
 from consent_service.store import Store, TextsSnapshot
 
+#: What a passing verify does not prove, said with every answer so no one reads more
+#: into "ok" than it holds. Each goes once signed heads and witnesses exist (issue 16).
+CANNOT_RULE_OUT = (
+    "a rewrite by someone with write access to the database who recomputes every later "
+    "row's hash and the chain_heads row (the chain is not keyed)",
+    "newest rows cut together with the chain_heads row",
+    "rows that were never written (a consent the service acknowledged is in the log only "
+    "if the database kept its commit)",
+)
+
 
 async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dict[str, Any]:
     """Walk the chain (every site, or each of ``site_ids``); report the first broken row.
@@ -23,7 +33,9 @@ async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dic
     The answer is :meth:`~consent_service.audit.verify.VerifyResult.to_dict` (``ok``,
     ``rows_checked``, ``first_broken``) plus ``sites``: each checked site's result and
     ``head`` (the hash of its newest row, to compare with an export manifest), and
-    ``texts`` (:func:`check_texts`): ``ok`` is false when either is broken.
+    ``texts`` (:func:`check_texts`) and ``chain_heads`` (:class:`HeadCheck`): ``ok`` is
+    false when any is broken. ``cannot_rule_out`` lists what a passing check does not
+    prove.
     """
     anchors = anchors_from(await store.checkpoint_rows())
     # Read before the walk: rows only ever follow a head, so the walk meets every head
@@ -40,6 +52,7 @@ async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dic
         answer["ok"] = (
             result.ok and not answer["texts"]["broken"] and not answer["chain_heads"]["broken"]
         )
+        answer["cannot_rule_out"] = list(CANNOT_RULE_OUT)
         return answer
     total = 0
     sites: dict[str, Any] = {}
@@ -69,6 +82,7 @@ async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dic
         "sites": sites,
         "texts": texts,
         "chain_heads": {"checked": heads_checked, "broken": heads_broken},
+        "cannot_rule_out": list(CANNOT_RULE_OUT),
     }
 
 

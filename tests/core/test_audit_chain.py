@@ -316,3 +316,10 @@ def test_c22_a_head_edited_to_match_a_cut_is_not_caught_by_the_head_alone(
         "UPDATE chain_heads SET seq = 3, hash = (SELECT hash FROM consent_events WHERE seq = 3)",
     )
     assert verify_cli(database_url).returncode == 0
+
+
+def test_c22_verify_says_what_a_pass_cannot_rule_out(five_rows: str, database_url: str) -> None:
+    report = json.loads(verify_cli(database_url).stdout)
+    assert report["ok"] is True
+    limits = " ".join(report["cannot_rule_out"])
+    assert "recomputes" in limits and "chain_heads" in limits
