@@ -8,6 +8,20 @@ from consent_service.admin.period import MOMENT
 from consent_service.admin.routes import MAX_CONSENT_ID, MAX_SEQ
 from consent_service.web.openapi import NO_CONTROLS, SITE_PARAM, error_response, json_response
 
+
+def _check(description: str, fields: dict[str, str]) -> dict[str, Any]:
+    """A verify check's schema: how many were checked, and each broken one's fields."""
+    item = {name: {"type": kind} for name, kind in fields.items()}
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {
+            "checked": {"type": "integer"},
+            "broken": {"type": "array", "items": {"type": "object", "properties": item}},
+        },
+    }
+
+
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _AUTH_ERRORS = {
     "401": error_response("Missing, wrong or revoked admin token"),
@@ -113,42 +127,14 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
                 "items": {"type": "string"},
                 "description": "What a passing check does not prove",
             },
-            "chain_heads": {
-                "type": "object",
-                "description": "Whether each site's newest row is the head appends chain after",
-                "properties": {
-                    "checked": {"type": "integer"},
-                    "broken": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "site_id": {"type": "string"},
-                                "seq": {"type": "integer"},
-                                "problem": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            },
-            "texts": {
-                "type": "object",
-                "description": "The banner texts the rows name, hashed again",
-                "properties": {
-                    "checked": {"type": "integer"},
-                    "broken": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "texts_hash": {"type": "string"},
-                                "site_id": {"type": "string"},
-                                "problem": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            },
+            "chain_heads": _check(
+                "Whether each site's newest row is the head appends chain after",
+                {"site_id": "string", "seq": "integer", "problem": "string"},
+            ),
+            "texts": _check(
+                "The banner texts the rows name, hashed again",
+                {"texts_hash": "string", "site_id": "string", "problem": "string"},
+            ),
         },
     },
 }
