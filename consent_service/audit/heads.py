@@ -198,15 +198,16 @@ class Verifier:
         return True
 
 
-def open_note(note: str, verifiers: Iterable[Verifier]) -> tuple[str, list[int | None]]:
-    """The text of ``note`` and, per verified signature, its timestamp (``None``: untimed).
+def open_note(note: str, verifiers: Iterable[Verifier]) -> tuple[str, list[tuple[str, int | None]]]:
+    """The text of ``note`` and its verified signatures: ``(key name, timestamp)`` each.
 
-    As signed-note asks: signatures from unknown keys are ignored; one from a known key
-    that fails rejects the note; a note with no verified signature is rejected.
+    The timestamp is ``None`` for a plain note signature. As signed-note asks:
+    signatures from unknown keys are ignored; one from a known key that fails rejects
+    the note; a note with no verified signature is rejected.
     """
     text, lines = _split_note(note)
     known = list(verifiers)
-    verified: list[int | None] = []
+    verified: list[tuple[str, int | None]] = []
     for name, blob in lines:
         for verifier in known:
             if verifier.name != name:
@@ -214,29 +215,33 @@ def open_note(note: str, verifiers: Iterable[Verifier]) -> tuple[str, list[int |
             if blob[:4] == key_id(name, NOTE_SIGNATURE, verifier.public):
                 if not verifier._verify(text.encode(), blob[4:]):
                     raise HeadError(f"the signature by {name} does not verify")
-                verified.append(None)
+                verified.append((name, None))
             elif blob[:4] == key_id(name, TIMESTAMPED_SIGNATURE, verifier.public):
                 if len(blob) != 4 + 8 + 64:
                     raise HeadError(f"the timestamped signature by {name} is malformed")
                 [timestamp] = struct.unpack(">Q", blob[4:12])
                 if not verifier._verify(_cosigned(text, timestamp), blob[12:]):
                     raise HeadError(f"the timestamped signature by {name} does not verify")
-                verified.append(timestamp)
+                verified.append((name, timestamp))
     if not verified:
         raise HeadError("no signature by a known key")
     return text, verified
 
 
 def verify_head(note: str, verifiers: Iterable[Verifier]) -> SignedHead:
-    """The head in ``note``, signed *and* timestamped by one of ``verifiers``' keys."""
-    known = list(verifiers)
-    text, verified = open_note(note, known)
+    """The head in ``note``, signed *and* timestamped by the key named after its origin.
+
+    Signatures by other known keys (a witness's, say) verify but do not stand in for
+    the log's own.
+    """
+    text, verified = open_note(note, verifiers)
     checkpoint = Checkpoint.parse(text)
-    if not any(v.name == checkpoint.origin for v in known):
-        raise HeadError(f"no known key is named after the origin {checkpoint.origin}")
-    times = [t for t in verified if t is not None]
-    if None not in verified or not times:
-        raise HeadError("a head needs the log's signature and its timestamped signature")
+    by_log = [t for name, t in verified if name == checkpoint.origin]
+    times = [t for t in by_log if t is not None]
+    if None not in by_log or not times:
+        raise HeadError(
+            f"a head needs the signature and the timestamped signature of {checkpoint.origin}"
+        )
     return SignedHead(checkpoint, max(times), note)
 
 

@@ -47,7 +47,7 @@ def test_c22_signatures_match_the_go_reference_byte_for_byte() -> None:
     assert key.vkey() == GO_VKEY
     assert GO_TEXT + "\n" + key.note_signature(GO_TEXT) == GO_NOTE
     text, verified = open_note(GO_NOTE, [Verifier.from_vkey(GO_VKEY)])
-    assert text == GO_TEXT and verified == [None]
+    assert text == GO_TEXT and verified == [("PeterNeumann", None)]
 
 
 def test_c22_an_edited_note_does_not_open() -> None:
@@ -109,7 +109,14 @@ def test_c22_a_head_needs_both_signatures_by_the_origins_key() -> None:
     untimed = checkpoint.text() + "\n" + key.note_signature(checkpoint.text())
     with pytest.raises(HeadError, match="timestamped"):
         verify_head(untimed, [verifier])
-    stranger = LogKey.generate("witness.example/w1")
+    witness = LogKey.generate("witness.example/w1")
+    text = checkpoint.text()
+    by_witness_only = (
+        text + "\n" + witness.note_signature(text) + witness.timestamped_signature(text, NOW)
+    )
+    with pytest.raises(HeadError, match="signature of " + ORIGIN):
+        verify_head(by_witness_only, [verifier, Verifier.from_vkey(witness.vkey())])
+    stranger = LogKey.generate("witness.example/w2")
     with pytest.raises(HeadError, match="no signature by a known key"):
         verify_head(key.sign_head(checkpoint, NOW).note, [Verifier.from_vkey(stranger.vkey())])
     with pytest.raises(HeadError, match="origin"):
