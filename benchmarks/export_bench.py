@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 from benchmarks.procs import cpu_seconds, free_port, rss_kib
 from consent_service.audit.chain import GENESIS, chain
 from consent_service.audit.events import ROW_FIELDS, ConsentEvent
+from consent_service.audit.timefmt import format_time
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 from consent_service.store import TextsSnapshot, open_store
@@ -100,7 +101,9 @@ def seed(path: Path, rows: int, batch: int = 20_000) -> float:
     texts = texts_values(
         TextsSnapshot(texts_hash, "demo", "sv", site.policy_version, site.shown_texts("sv"))
     )
-    conn.execute("INSERT INTO consent_texts VALUES (?, ?, ?, ?, ?, ?)", (*texts, start.isoformat()))
+    conn.execute(
+        "INSERT INTO consent_texts VALUES (?, ?, ?, ?, ?, ?)", (*texts, format_time(start))
+    )
     conn.execute("INSERT INTO chain_heads VALUES ('demo', ?, ?)", (seq - 1, head))
     conn.close()
     return time.perf_counter() - started

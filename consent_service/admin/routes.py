@@ -98,7 +98,6 @@ async def consent_proof(request: Request) -> Response:
         raise NotFound(f"no consent {consent_id!r} on site {site_id!r}", code="no_such_consent")
     anchors = anchors_from(await st.store.checkpoint_rows(site_id)).get(site_id, set())
     texts: dict[str, Any] = {}
-    texts_ok = True
     history = []
     for row in rows:
         if row.texts_hash and row.texts_hash not in texts:
@@ -116,14 +115,14 @@ async def consent_proof(request: Request) -> Response:
                     "problem": problem,
                 }
             )
-            texts_ok = texts_ok and problem is None
         history.append({**row.to_dict(), "proof": await row_proof(st.store, row, anchors)})
     body = {
         "site": site_id,
         "consent_id": consent_id,
         "rows": history,
         "texts": texts,
-        "verified": texts_ok and all(r["proof"]["verified"] for r in history),
+        "verified": all(r["proof"]["verified"] for r in history)
+        and all(t is not None and t["hash_ok"] for t in texts.values()),
     }
     return JSONResponse(body, headers=_NO_STORE)
 

@@ -47,13 +47,11 @@ async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dic
         result = verifier.result()
         answer = result.to_dict()
         answer["sites"] = {site: {"head": head} for site, head in sorted(result.heads.items())}
-        answer["texts"] = await check_texts(store, verifier.texts_named)
-        answer["chain_heads"] = heads.report(result.heads if result.ok else None)
-        answer["ok"] = (
-            result.ok and not answer["texts"]["broken"] and not answer["chain_heads"]["broken"]
+        return _with_checks(
+            answer,
+            await check_texts(store, verifier.texts_named),
+            heads.report(result.heads if result.ok else None),
         )
-        answer["cannot_rule_out"] = list(CANNOT_RULE_OUT)
-        return answer
     total = 0
     sites: dict[str, Any] = {}
     first_broken: dict[str, Any] | None = None
@@ -74,16 +72,27 @@ async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dic
             first_broken = result.to_dict()["first_broken"]
         for texts_hash, named_by in verifier.texts_named.items():
             texts_named.setdefault(texts_hash, named_by)
-    texts = await check_texts(store, texts_named)
-    return {
-        "ok": first_broken is None and not texts["broken"] and not heads_broken,
-        "rows_checked": total,
-        "first_broken": first_broken,
-        "sites": sites,
-        "texts": texts,
-        "chain_heads": {"checked": heads_checked, "broken": heads_broken},
-        "cannot_rule_out": list(CANNOT_RULE_OUT),
-    }
+    return _with_checks(
+        {
+            "ok": first_broken is None,
+            "rows_checked": total,
+            "first_broken": first_broken,
+            "sites": sites,
+        },
+        await check_texts(store, texts_named),
+        {"checked": heads_checked, "broken": heads_broken},
+    )
+
+
+def _with_checks(
+    answer: dict[str, Any], texts: dict[str, Any], chain_heads: dict[str, Any]
+) -> dict[str, Any]:
+    """The chain's answer with the texts and head checks: ``ok`` only if all three pass."""
+    answer["ok"] = answer["ok"] and not texts["broken"] and not chain_heads["broken"]
+    answer["texts"] = texts
+    answer["chain_heads"] = chain_heads
+    answer["cannot_rule_out"] = list(CANNOT_RULE_OUT)
+    return answer
 
 
 class HeadCheck:
@@ -98,7 +107,7 @@ class HeadCheck:
     def __init__(self, heads: Mapping[str, tuple[int, str]]) -> None:
         self.heads = dict(heads)
         self._met: set[str] = set()
-        self._mismatch: dict[str, str] = {}
+        self._edited: set[str] = set()
 
     def only(self, site_id: str) -> HeadCheck:
         """The same check for one site."""
@@ -110,10 +119,7 @@ class HeadCheck:
             async for row in rows:
                 head = self.heads.get(row.site_id)
                 if head is not None and row.seq == head[0]:
-                    if row.hash == head[1]:
-                        self._met.add(row.site_id)
-                    else:
-                        self._mismatch[row.site_id] = row.hash
+                    (self._met if row.hash == head[1] else self._edited).add(row.site_id)
                 yield row
         finally:
             await close(rows)
@@ -125,7 +131,7 @@ class HeadCheck:
         for site_id, (seq, _) in sorted(self.heads.items()):
             if site_id in self._met:
                 continue
-            if site_id in self._mismatch:
+            if site_id in self._edited:
                 problem = (
                     f"the row at the head's seq {seq} has another hash: "
                     "the head or the row was edited"
