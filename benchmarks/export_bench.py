@@ -32,8 +32,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from benchmarks.procs import cpu_seconds, free_port, rss_kib
-from consent_service.audit.chain import GENESIS, chain
-from consent_service.audit.events import ROW_FIELDS, ConsentEvent
+from consent_service.audit.chain import GENESIS, chain, row_leaf
+from consent_service.audit.events import STORED_FIELDS, ConsentEvent
+from consent_service.audit.tiles import Frontier, TreeEdge
 from consent_service.audit.timefmt import format_time
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
@@ -42,7 +43,8 @@ from consent_service.store.columns import COLUMNS, sqlite_values
 from consent_service.store.sql import texts_values
 
 KEY = "bench-key-0123456789abcdef"
-_INSERT = f"INSERT INTO consent_events ({COLUMNS}) VALUES ({', '.join('?' * len(ROW_FIELDS))})"
+_INSERT = f"INSERT INTO consent_events ({COLUMNS}) VALUES ({', '.join('?' * len(STORED_FIELDS))})"
+_TILE = "INSERT OR REPLACE INTO log_tiles VALUES ('demo', ?, ?, ?)"
 
 
 def seed(path: Path, rows: int, batch: int = 20_000) -> float:
@@ -63,6 +65,7 @@ def seed(path: Path, rows: int, batch: int = 20_000) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous=OFF")
     head, seq = GENESIS, 1
+    tree = TreeEdge(Frontier(), {})
     actions = ("accept-all", "reject-all", "save", "gpc")
     while seq <= rows:
         events = []
@@ -91,20 +94,27 @@ def seed(path: Path, rows: int, batch: int = 20_000) -> float:
                     event_id=f"{n:032x}",
                 )
             )
-        linked = chain(events, seq, {"demo": head})
+        linked = chain(events, seq, {"demo": head}, {"demo": tree.size})
+        for row in linked:
+            tree.append(row_leaf(row))
         conn.execute("BEGIN")
         conn.executemany(_INSERT, [sqlite_values(r) for r in linked])
+        conn.executemany(_TILE, tree.flush())
         conn.execute("COMMIT")
         head, seq = linked[-1].hash, seq + len(linked)
     # What an append would have kept beside the rows: the texts their texts_hash names,
-    # and the chain's head (verify checks both).
+    # and the chain's and the tree's head (verify checks them; unsigned: the bench has
+    # no log key).
     texts = texts_values(
         TextsSnapshot(texts_hash, "demo", "sv", site.policy_version, site.shown_texts("sv"))
     )
     conn.execute(
         "INSERT INTO consent_texts VALUES (?, ?, ?, ?, ?, ?)", (*texts, format_time(start))
     )
-    conn.execute("INSERT INTO chain_heads VALUES ('demo', ?, ?)", (seq - 1, head))
+    conn.execute(
+        "INSERT INTO chain_heads VALUES ('demo', ?, ?, ?, ?, NULL)",
+        (seq - 1, head, tree.size, tree.frontier.encode()),
+    )
     conn.close()
     return time.perf_counter() - started
 

@@ -105,6 +105,14 @@ class Settings:
     log_level: str = "info"
     #: The browser ``consent-service scan`` drives.
     chromium: str = "/usr/bin/chromium"
+    #: The log's Ed25519 signing key, PKCS #8 PEM (``CONSENT_LOG_KEY_FILE``). None: a key
+    #: generated beside the SQLite file, or in ``var/`` (:func:`.audit.signing.load_signer`).
+    log_key_file: Path | None = None
+    #: Public keys of retired log keys (``CONSENT_LOG_OLD_KEYS``), so older heads verify.
+    log_old_keys: tuple[str, ...] = ()
+    #: The log's name (``CONSENT_LOG_NAME``): site S's heads are signed as ``<name>/S``.
+    #: None: the host and path of :attr:`public_url`, else ``localhost``.
+    log_name: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -265,6 +273,9 @@ _READERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "CONSENT_PUBLIC_URL": ("public_url", lambda name, raw: parse_public_url(raw)),
     "CONSENT_HTTP_PARSER": ("http_parser", _choice),
     "CONSENT_HEADER_TIMEOUT": ("header_timeout", _seconds),
+    "CONSENT_LOG_KEY_FILE": ("log_key_file", lambda name, raw: Path(raw)),
+    "CONSENT_LOG_OLD_KEYS": ("log_old_keys", _list),
+    "CONSENT_LOG_NAME": ("log_name", _text),
 }
 #: Every environment variable the service reads.
 ENV_VARS = tuple(_READERS)

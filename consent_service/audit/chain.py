@@ -16,6 +16,7 @@ from typing import Any
 
 from consent_service.audit.canonical import canonical_json
 from consent_service.audit.events import EVENT_FIELDS, AuditRow, ConsentEvent
+from consent_service.audit.merkle import leaf_hash
 from consent_service.audit.timefmt import format_time
 
 GENESIS = "0" * 64
@@ -45,21 +46,37 @@ def row_hash(seq: int, prev_hash: str, event: ConsentEvent | AuditRow) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + content).hexdigest()
 
 
-def link(event: ConsentEvent, seq: int, prev_hash: str) -> AuditRow:
+def row_leaf(row: AuditRow) -> bytes:
+    """The row's leaf hash in its site's Merkle tree: RFC 9162's ``SHA-256(0x00 || entry)``
+    of the same canonical JSON its chain hash covers, so a receipt or an exported row
+    gives its leaf without the rows before it."""
+    return leaf_hash(canonical_json(row_content(row.seq, row)))
+
+
+def link(event: ConsentEvent, seq: int, prev_hash: str, leaf_index: int = -1) -> AuditRow:
     """Give ``event`` its place in the chain after ``prev_hash`` (with its own copies)."""
     values = {name: getattr(event, name) for name in EVENT_FIELDS}
     values["choices"] = dict(event.choices)
     if event.detail is not None:
         values["detail"] = dict(event.detail)
-    return AuditRow(seq=seq, prev_hash=prev_hash, hash=row_hash(seq, prev_hash, event), **values)
+    return AuditRow(
+        seq=seq,
+        prev_hash=prev_hash,
+        hash=row_hash(seq, prev_hash, event),
+        leaf_index=leaf_index,
+        **values,
+    )
 
 
 def chain(
-    events: Iterable[ConsentEvent], next_seq: int, heads: Mapping[str, str]
+    events: Iterable[ConsentEvent],
+    next_seq: int,
+    heads: Mapping[str, str],
+    sizes: Mapping[str, int] | None = None,
 ) -> list[AuditRow]:
     """Link ``events`` in order, numbering from ``next_seq``, each after its site's head."""
     events = list(events)
-    return chain_seqs(events, range(next_seq, next_seq + len(events)), heads)
+    return chain_seqs(events, range(next_seq, next_seq + len(events)), heads, sizes=sizes)
 
 
 def chain_seqs(
@@ -67,6 +84,7 @@ def chain_seqs(
     seqs: Iterable[int],
     heads: Mapping[str, str],
     not_before: Mapping[str, datetime] | None = None,
+    sizes: Mapping[str, int] | None = None,
 ) -> list[AuditRow]:
     """Link ``events`` in order with the given ascending ``seqs`` (gaps allowed).
 
@@ -75,16 +93,20 @@ def chain_seqs(
     each site's head ``created_at``: an event stamped earlier (another replica's clock,
     or a request that waited longer) is stamped with the head's time instead, so time
     never runs backwards along a chain and a purge by time always removes a prefix.
+    ``sizes`` holds each site's tree size: its next row's ``leaf_index``.
     """
     current = dict(heads)
     latest = dict(not_before or {})
+    leaves = dict(sizes or {})
     rows = []
     for event, seq in zip(events, seqs, strict=True):
         floor = latest.get(event.site_id)
         if floor is not None and event.created_at < floor:
             event = replace(event, created_at=floor)
         latest[event.site_id] = event.created_at
-        row = link(event, seq, current.get(event.site_id, GENESIS))
+        leaf_index = leaves.get(event.site_id, 0)
+        leaves[event.site_id] = leaf_index + 1
+        row = link(event, seq, current.get(event.site_id, GENESIS), leaf_index)
         current[event.site_id] = row.hash
         rows.append(row)
     return rows

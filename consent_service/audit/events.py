@@ -82,14 +82,22 @@ class AuditRow:
     hash: str
     #: See :attr:`ConsentEvent.detail`; hashed only when not None, so older rows keep their hash.
     detail: Mapping[str, Any] | None = None
+    #: The row's place among its site's leaves of the Merkle tree (0 for the first row
+    #: ever appended, purged ones counted): where its inclusion proof starts. Not hashed:
+    #: the leaf *is* the row's hash content, and verify checks the place from the order.
+    #: Rows compare without it, as exports (which leave it out) read them back.
+    leaf_index: int = field(default=-1, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields, in :data:`ROW_FIELDS` order."""
         return {name: json_value(name, getattr(self, name)) for name in ROW_FIELDS}
 
 
-#: The fields of a row, in the order the store's columns and the exports list them.
-ROW_FIELDS = tuple(f.name for f in dataclasses.fields(AuditRow))
+#: The store's columns of a row, in order: the row and its ``leaf_index``.
+STORED_FIELDS = tuple(f.name for f in dataclasses.fields(AuditRow))
+#: The fields of a row as the contract's audit row, the exports and the API list them:
+#: all but ``leaf_index``, which a row's place in the export already gives.
+ROW_FIELDS = tuple(name for name in STORED_FIELDS if name != "leaf_index")
 #: The fields of an event (what a row holds but its place in the chain).
 EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(ConsentEvent))
 

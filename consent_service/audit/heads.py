@@ -125,6 +125,10 @@ class LogKey:
             raise HeadError("the log key must be an Ed25519 key")
         return cls(private, name)
 
+    def renamed(self, name: str) -> LogKey:
+        """The same key under another name (one log key signs each site under its origin)."""
+        return LogKey(self._private, name)
+
     def to_pem(self) -> bytes:
         """The private key as PKCS #8 PEM (for the key file; never for a database)."""
         return self._private.private_bytes(

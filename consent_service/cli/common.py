@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from consent_service.admin.period import parse_moment
+from consent_service.audit.signing import LogSigner, key_path, load_signer
 from consent_service.settings import Settings
 from consent_service.store import Store, open_store
 from consent_service.web.errors import InvalidField
@@ -46,7 +47,9 @@ def with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]]) 
     """Open the command's store, migrate it, run ``work`` on it, close it."""
 
     async def go() -> T:
-        store = open_store(settings_of(args).database_url)
+        settings = settings_of(args)
+        store = open_store(settings.database_url)
+        store.signer = existing_signer(settings)
         await store.open()
         try:
             await store.migrate()
@@ -55,6 +58,13 @@ def with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]]) 
             await store.close()
 
     return asyncio.run(go())
+
+
+def existing_signer(settings: Settings) -> LogSigner | None:
+    """The log's signer if its key exists (a command never generates one); else None."""
+    if settings.log_key_file is None and not key_path(settings).is_file():
+        return None
+    return load_signer(settings)
 
 
 def moment_arg(name: str, raw: str | None, *, end: bool = False) -> datetime | None:

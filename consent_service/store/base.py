@@ -7,13 +7,15 @@ The API and the CLI speak only to this interface; the contract tests in
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from consent_service.audit.events import AuditRow, ConsentEvent
+from consent_service.audit.signing import LogSigner
+from consent_service.audit.tiles import Frontier, TileKey
 from consent_service.store.records import AccessEntry, AdminToken, DayCounts, PurgeResult
 
 #: Shipped inside the package so a plain wheel install has them; ``migrations/`` at the
@@ -39,6 +41,22 @@ class StoreDataError(StoreError):
 
 
 @dataclass(frozen=True)
+class TreeHead:
+    """A site's Merkle tree as the store holds it: size, frontier, newest signed note."""
+
+    site_id: str
+    size: int
+    frontier: bytes
+    #: The C2SP signed note of the head at ``size``; None when no log key signed it.
+    note: str | None
+
+    @property
+    def root(self) -> bytes:
+        """The root hash the frontier gives."""
+        return Frontier.decode(self.size, self.frontier).root()
+
+
+@dataclass(frozen=True)
 class TextsSnapshot:
     """The exact texts shown in one language, kept once per ``texts_hash``."""
 
@@ -57,6 +75,9 @@ class Store(abc.ABC):
 
     def __init__(self, url: str) -> None:
         self.url = url
+        #: Signs each site's tree head at every append and purge; None leaves heads
+        #: unsigned (verify then says so). Set before the first append.
+        self.signer: LogSigner | None = None
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -177,6 +198,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def chain_heads(self) -> dict[str, tuple[int, str]]:
         """Per site, the ``(seq, hash)`` its appends chain after (``chain_heads``)."""
+
+    @abc.abstractmethod
+    async def tree_heads(self) -> dict[str, TreeHead]:
+        """Per site, the newest head of its Merkle tree (``chain_heads``)."""
+
+    @abc.abstractmethod
+    async def read_tiles(self, site_id: str, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
+        """The stored tiles of ``site_id``'s tree that ``keys`` name (missing ones left out)."""
 
     @abc.abstractmethod
     async def row_before(self, site_id: str, seq: int) -> AuditRow | None:

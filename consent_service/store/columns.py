@@ -1,4 +1,4 @@
-"""The ``consent_events`` columns, read from :data:`~consent_service.audit.events.ROW_FIELDS`.
+"""The ``consent_events`` columns, read from :data:`~consent_service.audit.events.STORED_FIELDS`.
 
 Both dialects name the columns as the :class:`~consent_service.audit.events.AuditRow`
 dataclass names its fields, in the same order, so the column list, the values an
@@ -16,12 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from consent_service.audit.events import ROW_FIELDS, AuditRow
+from consent_service.audit.events import STORED_FIELDS, AuditRow
 from consent_service.audit.timefmt import format_time, parse_time
 from consent_service.store.records import choices_json
 
 #: The columns of ``consent_events``, for ``SELECT`` and ``INSERT`` lists.
-COLUMNS = ", ".join(ROW_FIELDS)
+COLUMNS = ", ".join(STORED_FIELDS)
 
 #: The PostgreSQL type of each column: JSON is kept as text, as on SQLite.
 POSTGRES_TYPES = tuple(
@@ -35,10 +35,10 @@ UNNEST_INSERT = (
     + ")"
 )
 
-_CHOICES = ROW_FIELDS.index("choices")
-_GPC = ROW_FIELDS.index("gpc")
-_CREATED_AT = ROW_FIELDS.index("created_at")
-_DETAIL = ROW_FIELDS.index("detail")
+_CHOICES = STORED_FIELDS.index("choices")
+_GPC = STORED_FIELDS.index("gpc")
+_CREATED_AT = STORED_FIELDS.index("created_at")
+_DETAIL = STORED_FIELDS.index("detail")
 
 
 def detail_json(detail: Mapping[str, Any]) -> str:
@@ -59,12 +59,12 @@ def read_time(value: Any, text_time: bool) -> datetime:
 def _binder(name: str, forms: Mapping[str, str], doc: str) -> Callable[[AuditRow], tuple[Any, ...]]:
     """A function giving a row's values in column order, the fields in ``forms`` converted.
 
-    Its source is generated from :data:`ROW_FIELDS`, as :mod:`dataclasses` generates
+    Its source is generated from :data:`STORED_FIELDS`, as :mod:`dataclasses` generates
     ``__init__``: the append path calls it for every row, and ``row.field`` in compiled
     code is a direct slot read, several times cheaper than ``getattr`` or
     ``operator.attrgetter`` by name.
     """
-    values = ", ".join(forms.get(f, "{0}").format(f"row.{f}") for f in ROW_FIELDS)
+    values = ", ".join(forms.get(f, "{0}").format(f"row.{f}") for f in STORED_FIELDS)
     namespace: dict[str, Any] = {
         "choices_json": choices_json,
         "detail_json": detail_json,
@@ -98,7 +98,7 @@ _postgres_values = _binder(
 def column_arrays(rows: Sequence[AuditRow]) -> list[list[Any]]:
     """One list per column, as PostgreSQL's ``unnest`` turns them back into ``rows``."""
     if not rows:
-        return [[] for _ in ROW_FIELDS]
+        return [[] for _ in STORED_FIELDS]
     return [list(column) for column in zip(*map(_postgres_values, rows), strict=True)]
 
 

@@ -28,13 +28,18 @@ from consent_service.audit.canonical import UnencodableValue
 from consent_service.audit.chain import GENESIS, chain_seqs
 from consent_service.audit.events import AuditRow, ConsentEvent, checkpoint_event
 from consent_service.store.base import StoreDataError, StoreError, TextsSnapshot
-from consent_service.store.columns import POSTGRES_TYPES, UNNEST_INSERT, column_arrays
 from consent_service.store.migrations import run_migrations
 from consent_service.store.postgres_import import LogImport
 from consent_service.store.postgres_partitions import (
     PARTITIONS_FROM,
     PartitionMaintenance,
     next_month,
+)
+from consent_service.store.postgres_tree import (
+    build_trees_locked,
+    open_tree_edges,
+    tree_prefix,
+    write_rows,
 )
 from consent_service.store.purge import (
     PURGE_DELETE,
@@ -47,22 +52,14 @@ from consent_service.store.purge import (
 from consent_service.store.records import PurgeResult
 from consent_service.store.sql import Fetch, SqlStore, numbered, texts_values
 from consent_service.store.stats_query import postgres_daily_stats
+from consent_service.store.tree import grow
+from consent_service.store.tree_build import TREE_BUILD
 
 log = logging.getLogger(__name__)
 
-#: The columns of the sites' new heads, after the rows'.
-_HEADS_TYPES = ("text", "bigint", "text", "timestamptz")
-# Rows and the sites' new heads in one round trip.
-_WRITE = (
-    f"WITH new_rows AS ({UNNEST_INSERT}), new_heads AS ("
-    "UPDATE chain_heads h SET seq = v.seq, hash = v.hash, created_at = v.created_at FROM unnest("
-    + ", ".join(f"${i}::{t}[]" for i, t in enumerate(_HEADS_TYPES, len(POSTGRES_TYPES) + 1))
-    + ") AS v(site_id, seq, hash, created_at) WHERE h.site_id = v.site_id"
-    ") SELECT 1"
-)
 _LOCK_HEADS = (
-    "SELECT site_id, hash, created_at FROM chain_heads WHERE site_id = ANY($1::text[]) "
-    "ORDER BY site_id FOR UPDATE"
+    "SELECT site_id, hash, created_at, size, frontier FROM chain_heads "
+    "WHERE site_id = ANY($1::text[]) ORDER BY site_id FOR UPDATE"
 )
 _TAKE_SEQS = "SELECT nextval('consent_events_seq') FROM generate_series(1, $1::int)"
 _INSERT_TEXTS = (
@@ -168,6 +165,9 @@ class PostgresStore(SqlStore, PartitionMaintenance, LogImport):
 
                 files = self.migration_files()
                 applied = await run_migrations(files, done, apply, (asyncpg.PostgresError,))
+                if TREE_BUILD not in done:
+                    await build_trees_locked(conn, self._row, self.signer)
+                    applied.append(TREE_BUILD)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATE_LOCK)
         now = datetime.now(UTC)
@@ -227,15 +227,24 @@ class PostgresStore(SqlStore, PartitionMaintenance, LogImport):
             raise StoreError("a site's chain head is missing")
         heads = {r["site_id"]: r["hash"] for r in locked}
         floors = {r["site_id"]: r["created_at"] for r in locked if r["created_at"]}
+        edges = await open_tree_edges(conn, locked)
         seqs = sorted(r[0] for r in await conn.fetch(_TAKE_SEQS, len(events)))
-        rows = chain_seqs(events, seqs, heads, floors)
-        await conn.execute(_WRITE, *column_arrays(rows), *_heads(rows))
+        sizes = {site: edge.size for site, edge in edges.items()}
+        rows = chain_seqs(events, seqs, heads, floors, sizes)
+        await write_rows(conn, rows, *grow(edges, rows, self.signer))
         if texts:
             await self._insert_texts(conn, texts)
         return rows
 
     async def _insert_texts(self, conn: Any, texts: Sequence[TextsSnapshot]) -> None:
         await conn.executemany(_INSERT_TEXTS, [texts_values(t) for t in texts])
+
+    async def _checkpoint(
+        self, conn: Any, result: PurgeResult, before: datetime, now: datetime, size: int
+    ) -> ConsentEvent:
+        """The checkpoint of ``result``, with the compact range of the ``size`` leaves gone."""
+        prefix = await tree_prefix(conn, result.site_id, size)
+        return checkpoint_for(result, before, now, size, prefix)
 
     async def _ensure_sites(self, sites: Sequence[str]) -> None:
         """Give new sites a genesis head, committed on its own so appends only lock."""
@@ -282,9 +291,10 @@ class PostgresStore(SqlStore, PartitionMaintenance, LogImport):
         summary = await conn.fetchrow(numbered(sql), *args)
         if not summary[0]:
             return PurgeResult(site_id, 0)
-        last_hash = await conn.fetchval(_LAST_HASH, site_id, summary[2])
-        result = purged(site_id, summary, last_hash)
-        [row] = await self._append_in(conn, [checkpoint_for(result, before, now)])
+        last = await conn.fetchrow(_LAST_HASH, site_id, summary[2])
+        result = purged(site_id, summary, last[0])
+        event = await self._checkpoint(conn, result, before, now, last[1] + 1)
+        [row] = await self._append_in(conn, [event])
         whole = await self._whole_months(conn, site_id, before, summary[2]) if drop else []
         if whole:
             sql = _DELETE + " AND tableoid <> ALL($3::regclass[])"
@@ -293,13 +303,3 @@ class PostgresStore(SqlStore, PartitionMaintenance, LogImport):
             await conn.execute(_DELETE, site_id, summary[2])
         await self._detach(conn, whole)
         return replace(result, checkpoint_seq=row.seq)
-
-
-def _heads(rows: Sequence[AuditRow]) -> list[list[Any]]:
-    last = {r.site_id: r for r in rows}  # rows are in chain order: the last one wins
-    return [
-        list(last),
-        [r.seq for r in last.values()],
-        [r.hash for r in last.values()],
-        [r.created_at for r in last.values()],
-    ]

@@ -21,7 +21,7 @@ import asyncpg
 
 from consent_service.audit.events import AuditRow, ConsentEvent, checkpoint_event
 from consent_service.store.base import StoreError, TextsSnapshot
-from consent_service.store.purge import checkpoint_for, purged
+from consent_service.store.purge import purged
 from consent_service.store.records import PurgeResult
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,12 @@ class PartitionMaintenance(abc.ABC):
         """Lock the chain heads of ``sites`` until the transaction ends."""
 
     @abc.abstractmethod
+    async def _checkpoint(
+        self, conn: Any, result: PurgeResult, before: datetime, now: datetime, size: int
+    ) -> ConsentEvent:
+        """The checkpoint row recording ``result``, the tree's first ``size`` leaves gone."""
+
+    @abc.abstractmethod
     async def _append_in(
         self, conn: Any, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot] = ()
     ) -> list[AuditRow]:
@@ -170,7 +176,7 @@ class PartitionMaintenance(abc.ABC):
                 "would cut those chains in the middle; purge those sites with `purge` first"
             )
         union = " UNION ALL ".join(
-            f'SELECT seq, hash FROM "{part}" WHERE site_id = $1' for part in doomed
+            f'SELECT seq, hash, leaf_index FROM "{part}" WHERE site_id = $1' for part in doomed
         )
         events, results = [], {}
         for site in sites:
@@ -179,11 +185,11 @@ class PartitionMaintenance(abc.ABC):
             )
             if not summary[0]:
                 continue
-            last = await conn.fetchval(
-                f"SELECT hash FROM ({union}) t WHERE seq = $2", site, summary[2]
+            last = await conn.fetchrow(
+                f"SELECT hash, leaf_index FROM ({union}) t WHERE seq = $2", site, summary[2]
             )
-            results[site] = purged(site, summary, last)
-            events.append(checkpoint_for(results[site], cutoff, now))
+            results[site] = purged(site, summary, last[0])
+            events.append(await self._checkpoint(conn, results[site], cutoff, now, last[1] + 1))
         rows = await self._append_in(conn, events) if events else []
         for row in rows:
             results[row.site_id] = replace(results[row.site_id], checkpoint_seq=row.seq)

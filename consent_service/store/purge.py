@@ -17,8 +17,9 @@ from consent_service.store.records import PurgeResult
 
 #: Inside the purge's transaction: the first row kept (None: the whole chain goes).
 PURGE_KEEP = "SELECT min(seq) FROM consent_events WHERE site_id = ? AND created_at >= ?"
-#: The hash of the last purged row, which the first kept row continues from.
-PURGE_LAST_HASH = "SELECT hash FROM consent_events WHERE site_id = ? AND seq = ?"
+#: The hash of the last purged row, which the first kept row continues from, and its
+#: leaf index: the purged prefix of the site's tree is ``[0, leaf_index + 1)``.
+PURGE_LAST_HASH = "SELECT hash, leaf_index FROM consent_events WHERE site_id = ? AND seq = ?"
 #: Delete the purged prefix of a chain.
 PURGE_DELETE = "DELETE FROM consent_events WHERE site_id = ? AND seq <= ?"
 
@@ -39,13 +40,25 @@ def purged(site_id: str, summary: Sequence[Any], continued_from: Any) -> PurgeRe
     )
 
 
-def checkpoint_for(result: PurgeResult, before: datetime, now: datetime) -> ConsentEvent:
-    """The checkpoint row that records ``result`` (a purge of the rows before ``before``)."""
+def checkpoint_for(
+    result: PurgeResult,
+    before: datetime,
+    now: datetime,
+    prefix_size: int,
+    prefix: Sequence[str],
+) -> ConsentEvent:
+    """The checkpoint row that records ``result`` (a purge of the rows before ``before``).
+
+    ``prefix_size`` and ``prefix`` are the purged leaves of the site's Merkle tree and
+    their compact range: what verify starts the tree from once those rows are gone.
+    """
     detail = {
         "purged_rows": result.purged_rows,
         "first_seq": result.first_seq,
         "last_seq": result.last_seq,
         "before": format_time(before),
         "continued_from": result.continued_from,
+        "tree_prefix_size": prefix_size,
+        "tree_prefix": list(prefix),
     }
     return checkpoint_event(result.site_id, detail, now)

@@ -12,16 +12,18 @@ from __future__ import annotations
 import abc
 import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 from consent_service.audit.events import CHECKPOINT, AuditRow
-from consent_service.store.base import Store, TextsSnapshot
+from consent_service.audit.tiles import TileKey
+from consent_service.store.base import Store, TextsSnapshot, TreeHead
 from consent_service.store.columns import COLUMNS, audit_row, detail_json, read_time, stored_time
 from consent_service.store.records import AccessEntry, AdminToken, DayCounts
 from consent_service.store.stats_query import StatsQuery, day_counts
+from consent_service.store.tree import tiles_where
 
 #: Fetch the rows of one statement: ``await fetch(sql, args)``.
 Fetch = Callable[[str, Sequence[Any]], Awaitable[Sequence[Sequence[Any]]]]
@@ -164,6 +166,18 @@ class SqlStore(Store):
     async def chain_heads(self) -> dict[str, tuple[int, str]]:
         found = await self._fetch("SELECT site_id, seq, hash FROM chain_heads")
         return {str(site): (int(seq), str(hash_)) for site, seq, hash_ in found}
+
+    async def tree_heads(self) -> dict[str, TreeHead]:
+        found = await self._fetch("SELECT site_id, size, frontier, note FROM chain_heads")
+        return {
+            str(site): TreeHead(str(site), int(size), bytes(frontier), note)
+            for site, size, frontier, note in found
+        }
+
+    async def read_tiles(self, site_id: str, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
+        where, args = tiles_where([(site_id, key) for key in sorted(set(keys))])
+        found = await self._fetch(f"SELECT level, idx, hashes FROM log_tiles WHERE {where}", args)
+        return {(int(level), int(idx)): bytes(hashes) for level, idx, hashes in found}
 
     async def row_before(self, site_id: str, seq: int) -> AuditRow | None:
         found = await self._fetch(

@@ -24,6 +24,13 @@ from consent_service.store.records import PurgeResult
 from consent_service.store.sql import Fetch, SqlStore
 from consent_service.store.sqlite_chain import PRAGMAS, ChainWriter
 from consent_service.store.stats_query import sqlite_daily_stats
+from consent_service.store.tree_build import TREE_BUILD, build_trees
+
+#: The trigger of migration 0001, put back after the tree build's one fill of leaf_index.
+_APPEND_ONLY = """CREATE TRIGGER consent_events_append_only BEFORE UPDATE ON consent_events
+BEGIN
+    SELECT RAISE(ABORT, 'consent_events is append-only');
+END"""
 
 
 def sqlite_path(url: str) -> str:
@@ -137,9 +144,39 @@ class SqliteStore(SqlStore):
                 if path.stem not in await _versions(conn):
                     raise
 
-        return await run_migrations(
+        applied = await run_migrations(
             self.migration_files(), await _versions(conn), apply, (Exception,)
         )
+        if TREE_BUILD not in await _versions(conn):
+            await self._build_trees(conn)
+            applied.append(TREE_BUILD)
+        return applied
+
+    async def _build_trees(self, conn: aiosqlite.Connection) -> None:
+        async def fetch(sql: str, args: Sequence[Any]) -> Sequence[Sequence[Any]]:
+            async with conn.execute(sql, args) as cur:
+                return list(await cur.fetchall())
+
+        async def many(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+            await conn.executemany(sql, rows)
+
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            if TREE_BUILD in await _versions(conn):  # another process built them first
+                await conn.rollback()
+                return
+            await conn.execute("DROP TRIGGER consent_events_append_only")
+            await build_trees(fetch, many, self._row, self.signer)
+            await conn.execute(_APPEND_ONLY)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                (TREE_BUILD, format_time(datetime.now(UTC))),
+            )
+            await conn.commit()
+        except BaseException:
+            if conn.in_transaction:
+                await conn.rollback()
+            raise
 
     async def ping(self) -> None:
         try:
@@ -153,10 +190,10 @@ class SqliteStore(SqlStore):
     ) -> list[AuditRow]:
         if not events:
             return []
-        return await self._chain.append(events, texts)
+        return await self._chain.append(events, texts, self.signer)
 
     async def purge(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
-        return await self._chain.purge(site_id, before, now)
+        return await self._chain.purge(site_id, before, now, self.signer)
 
 
 async def _versions(conn: aiosqlite.Connection) -> set[str]:

@@ -22,7 +22,8 @@ from typing import Any
 
 from consent_service.audit.canonical import UnencodableValue
 from consent_service.audit.chain import chain
-from consent_service.audit.events import ROW_FIELDS, AuditRow, ConsentEvent
+from consent_service.audit.events import STORED_FIELDS, AuditRow, ConsentEvent
+from consent_service.audit.signing import LogSigner
 from consent_service.audit.timefmt import format_time
 from consent_service.store.base import StoreDataError, StoreError, TextsSnapshot
 from consent_service.store.columns import COLUMNS, sqlite_values
@@ -37,6 +38,13 @@ from consent_service.store.purge import (
 from consent_service.store.records import PurgeResult
 from consent_service.store.sql import texts_values
 from consent_service.store.sqlite_commit import Checkpointer, CommitPlacement
+from consent_service.store.tree import (
+    edge_tiles_where,
+    grow,
+    open_edges,
+    prefix_hashes,
+    prefix_tiles_where,
+)
 
 #: Every connection's settings: durable commits, and waiting for another process's lock.
 PRAGMAS = (
@@ -45,7 +53,7 @@ PRAGMAS = (
     "PRAGMA busy_timeout=10000",
     "PRAGMA foreign_keys=ON",
 )
-_ROW_PLACEHOLDERS = "(" + ", ".join("?" * len(ROW_FIELDS)) + ")"
+_ROW_PLACEHOLDERS = "(" + ", ".join("?" * len(STORED_FIELDS)) + ")"
 #: Rows per INSERT statement: well under SQLite's 32,766 bound parameters.
 _ROWS_PER_INSERT = 500
 #: The largest seq ever given: the heads keep it when a chain's newest rows are cut.
@@ -116,12 +124,15 @@ class ChainWriter:
         return await asyncio.get_running_loop().run_in_executor(self._thread, func, *args)
 
     async def append(
-        self, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
+        self,
+        events: Sequence[ConsentEvent],
+        texts: Sequence[TextsSnapshot],
+        signer: LogSigner | None = None,
     ) -> list[AuditRow]:
         """Chain and commit ``events`` (and ``texts``) in one transaction: the store's append."""
         async with self._lock:  # one transaction at a time on the append connection
             try:
-                return await self._append(events, texts)
+                return await self._append(events, texts, signer)
             except (
                 UnicodeError,
                 UnencodableValue,
@@ -130,7 +141,10 @@ class ChainWriter:
                 raise StoreDataError(f"SQLite cannot keep this batch: {exc}") from exc
 
     async def _append(
-        self, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
+        self,
+        events: Sequence[ConsentEvent],
+        texts: Sequence[TextsSnapshot],
+        signer: LogSigner | None,
     ) -> list[AuditRow]:
         conn = self._connection
         try:
@@ -138,11 +152,13 @@ class ChainWriter:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:  # another process writes: wait for it off the loop
             conn.execute("PRAGMA busy_timeout=10000")
-            rows: list[AuditRow] = await self._in_thread(self._append_locking, events, texts)
+            rows: list[AuditRow] = await self._in_thread(
+                self._append_locking, events, texts, signer
+            )
             self._committed()
             return rows
         try:
-            rows, writes = self._stage(conn, events, texts)
+            rows, writes = self._stage(conn, events, texts, signer)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -163,12 +179,15 @@ class ChainWriter:
             self.checkpointer.committed()
 
     def _append_locking(
-        self, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
+        self,
+        events: Sequence[ConsentEvent],
+        texts: Sequence[TextsSnapshot],
+        signer: LogSigner | None,
     ) -> list[AuditRow]:
         conn = self._connection
         conn.execute("BEGIN IMMEDIATE")
         try:
-            rows, writes = self._stage(conn, events, texts)
+            rows, writes = self._stage(conn, events, texts, signer)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -189,26 +208,48 @@ class ChainWriter:
 
     @staticmethod
     def _stage(
-        conn: sqlite3.Connection, events: Sequence[ConsentEvent], texts: Sequence[TextsSnapshot]
+        conn: sqlite3.Connection,
+        events: Sequence[ConsentEvent],
+        texts: Sequence[TextsSnapshot],
+        signer: LogSigner | None,
     ) -> tuple[list[AuditRow], list[_Write]]:
-        """Inside an open write transaction: chain after the stored heads; the writes to run."""
+        """Inside an open write transaction: chain and grow the trees after the stored heads;
+        the writes to run."""
         last = conn.execute(_LAST_SEQ).fetchone()
         heads: dict[str, str] = {}
-        for site_id in {e.site_id for e in events}:
+        trees: dict[str, tuple[int, bytes]] = {}
+        for site_id in dict.fromkeys(e.site_id for e in events):
             head = conn.execute(
-                "SELECT hash FROM chain_heads WHERE site_id = ?", (site_id,)
+                "SELECT hash, size, frontier FROM chain_heads WHERE site_id = ?", (site_id,)
             ).fetchone()
             if head is not None:
                 heads[site_id] = head[0]
-        rows = chain(events, int(last[0]) + 1, heads)
-        newest = {row.site_id: row for row in rows}
+            trees[site_id] = (head[1], head[2]) if head is not None else (0, b"")
+        where, args = edge_tiles_where({site: size for site, (size, _) in trees.items()})
+        tiles = conn.execute(
+            f"SELECT site_id, level, idx, hashes FROM log_tiles WHERE {where}", args
+        )
+        edges = open_edges(trees, tiles.fetchall())
+        rows = chain(events, int(last[0]) + 1, heads, {s: e.size for s, e in edges.items()})
+        new_heads, new_tiles = grow(edges, rows, signer)
         writes: list[_Write] = [
             (
-                "INSERT INTO chain_heads (site_id, seq, hash) VALUES "
-                + ", ".join(["(?, ?, ?)"] * len(newest))
-                + " ON CONFLICT (site_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                [v for row in newest.values() for v in (row.site_id, row.seq, row.hash)],
-            )
+                "INSERT INTO chain_heads (site_id, seq, hash, size, frontier, note) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(new_heads))
+                + " ON CONFLICT (site_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
+                " size = excluded.size, frontier = excluded.frontier, note = excluded.note",
+                [
+                    v
+                    for h in new_heads
+                    for v in (h.site_id, h.seq, h.hash, h.size, h.frontier, h.note)
+                ],
+            ),
+            (
+                "INSERT INTO log_tiles (site_id, level, idx, hashes) VALUES "
+                + ", ".join(["(?, ?, ?, ?)"] * len(new_tiles))
+                + " ON CONFLICT (site_id, level, idx) DO UPDATE SET hashes = excluded.hashes",
+                [v for tile in new_tiles for v in tile],
+            ),
         ]
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[start : start + _ROWS_PER_INSERT]
@@ -227,14 +268,20 @@ class ChainWriter:
             writes.append((sql, [value for t in texts for value in (*texts_values(t), now)]))
         return rows, writes
 
-    async def purge(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
+    async def purge(
+        self, site_id: str, before: datetime, now: datetime, signer: LogSigner | None = None
+    ) -> PurgeResult:
         """The store's purge, in one transaction on the thread; no append slips in between."""
         async with self._lock:
-            result: PurgeResult = await self._in_thread(self._purge_locking, site_id, before, now)
+            result: PurgeResult = await self._in_thread(
+                self._purge_locking, site_id, before, now, signer
+            )
             self._committed()
             return result
 
-    def _purge_locking(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
+    def _purge_locking(
+        self, site_id: str, before: datetime, now: datetime, signer: LogSigner | None
+    ) -> PurgeResult:
         """On the append thread: summarise, append the checkpoint, delete; one transaction."""
         conn = self._connection
         conn.execute("PRAGMA busy_timeout=10000")
@@ -245,9 +292,15 @@ class ChainWriter:
             if not summary[0]:
                 conn.execute("ROLLBACK")
                 return PurgeResult(site_id, 0)
-            [last_hash] = conn.execute(PURGE_LAST_HASH, (site_id, summary[2])).fetchone()
+            last_hash, last_leaf = conn.execute(PURGE_LAST_HASH, (site_id, summary[2])).fetchone()
             result = purged(site_id, summary, last_hash)
-            [checkpoint], writes = self._stage(conn, [checkpoint_for(result, before, now)], ())
+            size = last_leaf + 1
+            where, args = prefix_tiles_where(site_id, size)
+            tiles = conn.execute(
+                f"SELECT site_id, level, idx, hashes FROM log_tiles WHERE {where}", args
+            )
+            event = checkpoint_for(result, before, now, size, prefix_hashes(size, tiles.fetchall()))
+            [checkpoint], writes = self._stage(conn, [event], (), signer)
             writes.append((PURGE_DELETE, [site_id, result.last_seq]))
         except BaseException:
             conn.execute("ROLLBACK")

@@ -15,8 +15,10 @@ from starlette.routing import BaseRoute, Route
 
 from consent_service.admin import retention
 from consent_service.admin import routes as admin
+from consent_service.api import log as api_log
 from consent_service.api import routes as api
 from consent_service.audit.recorder import Recorder
+from consent_service.audit.signing import load_signer
 from consent_service.consent.tokens import TokenSigner
 from consent_service.gating import declaration, gate
 from consent_service.settings import Settings
@@ -37,6 +39,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     settings.require_keys()
     sites = load_sites(settings.config_path)
     store = open_store(settings.database_url)
+    store.signer = log_signer = load_signer(settings, clock)
     metrics = Metrics()
     state = AppState(
         settings=settings,
@@ -47,6 +50,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         limiter=RateLimiter(),
         metrics=metrics,
         widgets=widget.WidgetCache.for_settings(settings, len(sites)),
+        log_signer=log_signer,
         clock=clock,
     )
 
@@ -68,6 +72,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
 
     consent = api.consent_route()
     routes: list[BaseRoute] = [consent, *api.routes(), Route("/openapi.json", openapi_json)]
+    routes += api_log.routes()
     routes += [*gate.routes(), *declaration.routes(), *widget.routes()]
     routes += admin.routes()
     if settings.demo:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 #: Modules whose ``OPENAPI`` path items make up the document.
 _MODULES = (
     "consent_service.api.doc",
+    "consent_service.api.log_doc",
     "consent_service.gating.doc",
     "consent_service.admin.doc",
     "consent_service.widget.route",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 from consent_service.audit.recorder import Recorder
+from consent_service.audit.signing import LogSigner
 from consent_service.consent.rules import decode_mask
 from consent_service.consent.tokens import ConsentToken, TokenSigner
 from consent_service.settings import Settings
@@ -47,6 +48,8 @@ class AppState:
     metrics: Metrics
     #: Each site's compressed widget (:mod:`consent_service.widget.route`).
     widgets: WidgetCache
+    #: Signs every site's tree heads (the store's signer too).
+    log_signer: LogSigner
     clock: Callable[[], float] = time.time
     _snapshots: dict[tuple[str, str], TextsSnapshot] = field(default_factory=dict)
 

@@ -1,0 +1,161 @@
+"""OpenAPI path items of the transparency log's public routes (:mod:`.log`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consent_service.web.openapi import SITE_PARAM, error_response, json_response
+
+_B64 = {"type": "string", "contentEncoding": "base64", "description": "a SHA-256 hash, base64"}
+_PROOF = {"type": "array", "items": _B64, "maxItems": 128}
+_HEAD = {
+    "type": "object",
+    "required": ["site_id", "origin", "tree_size", "root_hash", "timestamp", "checkpoint"],
+    "properties": {
+        "site_id": {"type": "string"},
+        "origin": {"type": "string", "description": "the log's name for this site"},
+        "tree_size": {"type": "integer", "minimum": 0},
+        "root_hash": _B64,
+        "timestamp": {"type": "integer", "description": "seconds since the epoch it was signed"},
+        "checkpoint": {
+            "type": "string",
+            "description": "the C2SP signed note: checkpoint, note and timestamped signatures",
+        },
+    },
+}
+
+
+def _size(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": True,
+        "description": description,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+
+
+_DAMAGED = error_response("The stored tree or head does not check (log_unavailable)")
+OPENAPI: dict[str, Any] = {
+    "/v1/sites/{site}/log/head": {
+        "get": {
+            "summary": "The newest signed head of the site's Merkle tree (cacheable 5 s)",
+            "parameters": [SITE_PARAM],
+            "responses": {
+                "200": json_response("The head", _HEAD),
+                "404": error_response("Unknown site"),
+                "500": _DAMAGED,
+                "503": error_response("The store is unavailable"),
+            },
+        }
+    },
+    "/v1/sites/{site}/log/key": {
+        "get": {
+            "summary": "The public keys the site's heads and receipts are signed with",
+            "parameters": [SITE_PARAM],
+            "responses": {
+                "200": json_response(
+                    "Verifier keys (signed-note vkeys), current first",
+                    {
+                        "type": "object",
+                        "required": ["site_id", "origin", "keys"],
+                        "properties": {
+                            "site_id": {"type": "string"},
+                            "origin": {"type": "string"},
+                            "keys": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["vkey", "current"],
+                                    "properties": {
+                                        "vkey": {"type": "string"},
+                                        "current": {"type": "boolean"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                ),
+                "404": error_response("Unknown site"),
+            },
+        }
+    },
+    "/v1/sites/{site}/log/consistency": {
+        "get": {
+            "summary": "RFC 9162 consistency proof between two tree sizes",
+            "parameters": [
+                SITE_PARAM,
+                _size("from", "the older tree size"),
+                _size("to", "the newer tree size, at most the current one"),
+            ],
+            "responses": {
+                "200": json_response(
+                    "The proof",
+                    {
+                        "type": "object",
+                        "required": ["from", "to", "proof"],
+                        "properties": {
+                            "from": {"type": "integer"},
+                            "to": {"type": "integer"},
+                            "proof": _PROOF,
+                        },
+                    },
+                ),
+                "404": error_response("Unknown site"),
+                "422": error_response("Sizes missing, malformed or out of range (invalid_field)"),
+                "500": _DAMAGED,
+                "503": error_response("The store is unavailable"),
+            },
+        }
+    },
+    "/v1/sites/{site}/log/inclusion": {
+        "get": {
+            "summary": "RFC 9162 inclusion proof of one leaf in a tree of a given size",
+            "parameters": [
+                SITE_PARAM,
+                _size("index", "the leaf index (a receipt's leaf_index)"),
+                _size("size", "the tree size, at most the current one"),
+            ],
+            "responses": {
+                "200": json_response(
+                    "The audit path, leaf first",
+                    {
+                        "type": "object",
+                        "required": ["index", "size", "proof"],
+                        "properties": {
+                            "index": {"type": "integer"},
+                            "size": {"type": "integer"},
+                            "proof": _PROOF,
+                        },
+                    },
+                ),
+                "404": error_response("Unknown site"),
+                "422": error_response("Index or size missing, malformed or out of range"),
+                "500": _DAMAGED,
+                "503": error_response("The store is unavailable"),
+            },
+        }
+    },
+    "/v1/sites/{site}/receipt": {
+        "get": {
+            "summary": "The signed receipt of the visitor's newest decision (from the cookie)",
+            "parameters": [SITE_PARAM],
+            "responses": {
+                "200": json_response(
+                    "The receipt: the row, its leaf, the log key's signature",
+                    {
+                        "type": "object",
+                        "required": ["receipt", "signature"],
+                        "properties": {
+                            "receipt": {"type": "object"},
+                            "signature": {"type": "string"},
+                        },
+                    },
+                ),
+                "403": error_response("Origin not listed for the site"),
+                "404": error_response("Unknown site, or no valid consent cookie (no_consent)"),
+                "503": error_response("The store is unavailable"),
+            },
+        }
+    },
+}
