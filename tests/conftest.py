@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from consent_service.audit.heads import create_key_file
+from consent_service.audit.signing import LogSigner, load_signer
 from consent_service.settings import DEMO_CONFIG, Secret, Settings
+from consent_service.store import Store
 from consent_service.web.app import create_app
 
 from . import pg
@@ -51,6 +54,32 @@ EDGES = [
     pytest.param(utc("2026-12-31T23:59:59"), id="new-years-eve"),
     pytest.param(utc("2028-02-29T12:00:00"), id="leap-day"),
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One log signing key for the whole run, as a deployment has one: apps, stores and
+    the command line (in-process or a subprocess, through the environment) all use it."""
+    path = tmp_path_factory.mktemp("log-key") / "log-key.pem"
+    create_key_file(path, "localhost")
+    before = os.environ.get("CONSENT_LOG_KEY_FILE")
+    os.environ["CONSENT_LOG_KEY_FILE"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("CONSENT_LOG_KEY_FILE", None)
+    else:
+        os.environ["CONSENT_LOG_KEY_FILE"] = before
+
+
+def run_signer() -> LogSigner:
+    """The run's log signer (:func:`log_key`), for stores a test opens itself."""
+    return load_signer(Settings.from_env())
+
+
+def signed(store: Store) -> Store:
+    """``store``, signing its heads with the run's log key as the service would."""
+    store.signer = run_signer()
+    return store
 
 
 @pytest.fixture
@@ -96,6 +125,7 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             "config_path": DEMO_CONFIG,
             "secret_keys": (Secret(KEY),),
             "rate_limit": 0,
+            "log_key_file": Path(os.environ["CONSENT_LOG_KEY_FILE"]),
         }
         values.update(overrides)
         return Settings(**values)

@@ -46,6 +46,13 @@ def row_hash(seq: int, prev_hash: str, event: ConsentEvent | AuditRow) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + content).hexdigest()
 
 
+def row_digests(row: AuditRow) -> tuple[str, bytes]:
+    """The row's chain hash (hex) and its leaf hash, from one canonical encoding."""
+    content = canonical_json(row_content(row.seq, row))
+    chained = hashlib.sha256(row.prev_hash.encode("ascii") + b"\n" + content).hexdigest()
+    return chained, leaf_hash(content)
+
+
 def row_leaf(row: AuditRow) -> bytes:
     """The row's leaf hash in its site's Merkle tree: RFC 9162's ``SHA-256(0x00 || entry)``
     of the same canonical JSON its chain hash covers, so a receipt or an exported row

@@ -7,27 +7,43 @@ may start from the hash its purge continued from (C21, C22).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from consent_service.audit.canonical import texts_digest
 from consent_service.audit.chain import GENESIS, row_hash
 from consent_service.audit.events import AuditRow
-from consent_service.audit.verify import ChainVerifier, anchors_from, close, feed
+from consent_service.audit.heads import Verifier
+from consent_service.audit.treecheck import TreeCheck, merge_reports
+from consent_service.audit.verify import ChainVerifier, anchors_from, close, feed, tree_starts
+from consent_service.audit.witness import WitnessedHead
 from consent_service.store import Store, TextsSnapshot
+from consent_service.store.base import TreeHead
 
 #: What a passing verify does not prove, said with every answer so no one reads more
-#: into "ok" than it holds. Each goes once signed heads and witnesses exist (issue 16).
+#: into "ok" than it holds: always, without a witness's heads, and without the log's keys.
 CANNOT_RULE_OUT = (
-    "a rewrite by someone with write access to the database who recomputes every later "
-    "row's hash and the chain_heads row (the chain is not keyed)",
-    "newest rows cut together with the chain_heads row",
     "rows that were never written (a consent the service acknowledged is in the log only "
     "if the database kept its commit)",
+    "a rewrite by the holder of the log key after the newest head a witness kept (the "
+    "holder can sign a new history; only heads kept elsewhere pin the old one)",
+)
+WITHOUT_WITNESS = (
+    "newest rows cut together with the stored head, put back to an older genuine signed "
+    "head (run verify --heads with a witness's file to rule it out)",
+)
+WITHOUT_KEYS = (
+    "any rewrite by someone with write access to the database: no log key was given, so "
+    "no head's signature was checked (set CONSENT_LOG_KEY_FILE or pass --heads)",
 )
 
 
-async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dict[str, Any]:
+async def verify_log(
+    store: Store,
+    site_ids: Iterable[str] | None = None,
+    *,
+    witnessed: Sequence[WitnessedHead] = (),
+) -> dict[str, Any]:
     """Walk the chain (every site, or each of ``site_ids``); report the first broken row.
 
     The answer is :meth:`~consent_service.audit.verify.VerifyResult.to_dict` (``ok``,
@@ -37,12 +53,17 @@ async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dic
     false when any is broken. ``cannot_rule_out`` lists what a passing check does not
     prove.
     """
-    anchors = anchors_from(await store.checkpoint_rows())
+    checkpoints = await store.checkpoint_rows()
+    anchors = anchors_from(checkpoints)
+    starts = tree_starts(checkpoints)
     # Read before the walk: rows only ever follow a head, so the walk meets every head
     # read here, however many rows are appended meanwhile.
     heads = HeadCheck(await store.chain_heads())
+    stored = await store.tree_heads()
+    keys = _verifiers(store, stored, witnessed)
+    trees = TreeCheck(stored, keys, _notes(witnessed))
     if site_ids is None:
-        verifier = ChainVerifier(anchors)
+        verifier = ChainVerifier(anchors, starts, trees.roots())
         await feed(verifier, heads.watch(store.iter_rows()))
         result = verifier.result()
         answer = result.to_dict()
@@ -51,6 +72,8 @@ async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dic
             answer,
             await check_texts(store, verifier.texts_named),
             heads.report(result.heads if result.ok else None),
+            await trees.report(store, verifier, checkpoints),
+            bool(witnessed),
         )
     total = 0
     sites: dict[str, Any] = {}
@@ -58,8 +81,14 @@ async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dic
     texts_named: dict[str, str] = {}
     heads_checked = 0
     heads_broken: list[dict[str, Any]] = []
+    tree_reports = []
+    roots = trees.roots()
     for site_id in site_ids:
-        verifier = ChainVerifier({site_id: anchors.get(site_id, set())})
+        verifier = ChainVerifier(
+            {site_id: anchors.get(site_id, set())},
+            {s: t for s, t in starts.items() if s == site_id},
+            {s: r for s, r in roots.items() if s == site_id},
+        )
         site_heads = heads.only(site_id)
         await feed(verifier, site_heads.watch(store.iter_rows(site_id=site_id)))
         result = verifier.result()
@@ -72,6 +101,12 @@ async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dic
             first_broken = result.to_dict()["first_broken"]
         for texts_hash, named_by in verifier.texts_named.items():
             texts_named.setdefault(texts_hash, named_by)
+        site_trees = TreeCheck(
+            {s: h for s, h in stored.items() if s == site_id},
+            {s: k for s, k in keys.items() if s == site_id},
+            [n for n in _notes(witnessed) if n[0] == site_id],
+        )
+        tree_reports.append(await site_trees.report(store, verifier, checkpoints))
     return _with_checks(
         {
             "ok": first_broken is None,
@@ -81,18 +116,50 @@ async def verify_log(store: Store, site_ids: Iterable[str] | None = None) -> dic
         },
         await check_texts(store, texts_named),
         {"checked": heads_checked, "broken": heads_broken},
+        merge_reports(tree_reports),
+        bool(witnessed),
     )
 
 
 def _with_checks(
-    answer: dict[str, Any], texts: dict[str, Any], chain_heads: dict[str, Any]
+    answer: dict[str, Any],
+    texts: dict[str, Any],
+    chain_heads: dict[str, Any],
+    tree: dict[str, Any],
+    witnessed: bool,
 ) -> dict[str, Any]:
-    """The chain's answer with the texts and head checks: ``ok`` only if all three pass."""
-    answer["ok"] = answer["ok"] and not texts["broken"] and not chain_heads["broken"]
+    """The chain's answer with the texts, head and tree checks: ``ok`` only if all pass."""
+    answer["ok"] = (
+        answer["ok"] and not texts["broken"] and not chain_heads["broken"] and not tree["broken"]
+    )
     answer["texts"] = texts
     answer["chain_heads"] = chain_heads
-    answer["cannot_rule_out"] = list(CANNOT_RULE_OUT)
+    answer["tree"] = tree
+    caveats = list(CANNOT_RULE_OUT)
+    if not witnessed:
+        caveats += WITHOUT_WITNESS
+    if tree["signatures_unchecked"]:
+        caveats += WITHOUT_KEYS
+    answer["cannot_rule_out"] = caveats
     return answer
+
+
+def _verifiers(
+    store: Store, stored: Mapping[str, TreeHead], witnessed: Sequence[WitnessedHead]
+) -> dict[str, list[Verifier]]:
+    """Each site's log keys: the store's signer's, and those a witness pinned."""
+    sites = set(stored) | {w.site_id for w in witnessed}
+    keys: dict[str, list[Verifier]] = {}
+    for site_id in sites:
+        found = store.signer.verifiers(site_id) if store.signer is not None else []
+        found += [Verifier.from_vkey(w.vkey) for w in witnessed if w.site_id == site_id and w.vkey]
+        if found:
+            keys[site_id] = found
+    return keys
+
+
+def _notes(witnessed: Sequence[WitnessedHead]) -> list[tuple[str, str, float]]:
+    return [(w.site_id, w.checkpoint, w.seen()) for w in witnessed]
 
 
 class HeadCheck:

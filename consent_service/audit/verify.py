@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consent_service.audit.canonical import UnencodableValue
-from consent_service.audit.chain import GENESIS, row_hash
+from consent_service.audit.chain import GENESIS, row_digests
 from consent_service.audit.events import CHECKPOINT, AuditRow
+from consent_service.audit.tiles import Frontier
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,27 @@ class VerifyResult:
 
 
 class ChainVerifier:
-    """Checks rows fed oldest first; memory is one hash per site and per texts version."""
+    """Checks rows fed oldest first; memory is one hash per site and per texts version.
 
-    def __init__(self, anchors: Mapping[str, Iterable[str]] | None = None) -> None:
+    It rebuilds each site's Merkle tree from the rows as it goes (a frontier: ``log n``
+    hashes), from ``trees`` where a purge left one (:func:`tree_starts`), and compares
+    its root with ``roots`` (per site, tree size to expected root: signed heads, a
+    witness's) as the tree passes each size; :attr:`tree_problems` lists what differs.
+    """
+
+    def __init__(
+        self,
+        anchors: Mapping[str, Iterable[str]] | None = None,
+        trees: Mapping[str, Frontier] | None = None,
+        roots: Mapping[str, Mapping[int, bytes]] | None = None,
+    ) -> None:
+        self.trees = {site: Frontier(t.size, t.hashes) for site, t in (trees or {}).items()}
+        #: Where each site's rebuilt tree began (the leaves a purge removed before it).
+        self.tree_starts = {site: t.size for site, t in self.trees.items()}
+        self._roots = roots or {}
+        self.roots_checked = 0
+        self.tree_problems: list[dict[str, Any]] = []
+        self._misplaced: set[str] = set()
         self._heads: dict[str, str] = {}
         #: Each ``texts_hash`` the rows name, with the site of the first row naming it.
         self.texts_named: dict[str, str] = {}
@@ -56,6 +75,7 @@ class ChainVerifier:
             return False
         self.rows_checked += 1
         expected_prev = self._heads.get(row.site_id)
+        leaf = None
         if row.seq <= self._last_seq:
             self.broken = (row.seq, row.site_id, "sequence out of order")
         elif (
@@ -66,15 +86,49 @@ class ChainVerifier:
             self.broken = (row.seq, row.site_id, "first row does not start the chain")
         elif expected_prev is not None and row.prev_hash != expected_prev:
             self.broken = (row.seq, row.site_id, "prev_hash does not match the previous row")
-        elif not _hashes_to(row):
-            self.broken = (row.seq, row.site_id, "row content does not match its hash")
-        if self.broken is not None:
+        else:
+            leaf = _leaf_if_intact(row)
+            if leaf is None:
+                self.broken = (row.seq, row.site_id, "row content does not match its hash")
+        if self.broken is not None or leaf is None:
             return False
+        self._grow(row, leaf)
         self._heads[row.site_id] = row.hash
         self._last_seq = row.seq
         if row.texts_hash:
             self.texts_named.setdefault(row.texts_hash, row.site_id)
         return True
+
+    def _grow(self, row: AuditRow, leaf: bytes) -> None:
+        tree = self.trees.get(row.site_id)
+        if tree is None:
+            tree = self.trees[row.site_id] = Frontier()
+            self.tree_starts[row.site_id] = 0
+        if row.leaf_index != tree.size and row.site_id not in self._misplaced:
+            self._misplaced.add(row.site_id)
+            self.tree_problems.append(
+                {
+                    "site_id": row.site_id,
+                    "seq": row.seq,
+                    "problem": f"the row's leaf_index {row.leaf_index} is not its place "
+                    f"{tree.size} in the tree",
+                }
+            )
+        tree.append(leaf)
+        expected = self._roots.get(row.site_id, {}).get(tree.size)
+        if expected is not None:
+            self.roots_checked += 1
+            if tree.root() != expected:
+                self.tree_problems.append(
+                    {
+                        "site_id": row.site_id,
+                        "seq": row.seq,
+                        "tree_size": tree.size,
+                        "problem": f"the rows' tree at size {tree.size} does not have the "
+                        "root of the signed head of that size: rows were edited, removed "
+                        "or inserted before it",
+                    }
+                )
 
     def result(self) -> VerifyResult:
         """What was found so far."""
@@ -84,12 +138,32 @@ class ChainVerifier:
         return VerifyResult(self.rows_checked, False, seq, site_id, reason, dict(self._heads))
 
 
-def _hashes_to(row: AuditRow) -> bool:
-    """Whether ``row``'s content hashes to its ``hash`` (a value with no JSON form never does)."""
+def _leaf_if_intact(row: AuditRow) -> bytes | None:
+    """``row``'s leaf hash if its content hashes to its ``hash``, else None (a value with
+    no JSON form never does)."""
     try:
-        return row_hash(row.seq, row.prev_hash, row) == row.hash
+        chained, leaf = row_digests(row)
     except UnencodableValue:  # only a row edited in the database can hold one
-        return False
+        return None
+    return leaf if chained == row.hash else None
+
+
+def tree_starts(checkpoints: Iterable[AuditRow]) -> dict[str, Frontier]:
+    """Per site, the tree a purge left: the compact range its newest checkpoint keeps.
+
+    A site whose checkpoints carry none (purged before the tree existed) starts from
+    an empty tree at its first remaining row.
+    """
+    starts: dict[str, Frontier] = {}
+    for row in checkpoints:  # oldest first: the newest purge wins
+        detail = row.detail or {}
+        if row.action == CHECKPOINT and "tree_prefix_size" in detail:
+            try:
+                hashes = [bytes.fromhex(str(h)) for h in detail["tree_prefix"]]
+                starts[row.site_id] = Frontier(int(detail["tree_prefix_size"]), hashes)
+            except (TypeError, ValueError):
+                continue  # an edited checkpoint: its row hash fails the walk anyway
+    return starts
 
 
 def anchors_from(checkpoints: Iterable[AuditRow]) -> dict[str, set[str]]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from consent_service.audit.integrity import verify_log
+from consent_service.audit.witness import WitnessError, read_heads
 from consent_service.cli.common import database_arg, settings_of, with_store
-from consent_service.store import open_store
+from consent_service.store import Store, open_store
 
 
 def add_commands(sub: Any) -> None:
@@ -25,6 +28,13 @@ def add_commands(sub: Any) -> None:
         description="Check every row of the audit log; exit 1 and name the first broken row.",
     )
     database_arg(verify)
+    verify.add_argument(
+        "--heads",
+        type=Path,
+        metavar="FILE",
+        help="a witness's heads file (consent-service witness): the log must still match "
+        "every head in it",
+    )
     verify.set_defaults(func=cmd_verify)
 
 
@@ -45,8 +55,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """``verify``: walk the whole chain (purge checkpoints as anchors); exit 1 if broken."""
+    """``verify``: walk the whole chain and tree (against a witness's heads with
+    ``--heads``); exit 1 if broken."""
 
-    result = with_store(args, verify_log)
+    witnessed = []
+    if args.heads is not None:
+        try:
+            witnessed = read_heads(args.heads)
+        except (OSError, WitnessError) as exc:
+            print(f"error: --heads: {exc}", file=sys.stderr)
+            return 2
+
+    async def check(store: Store) -> dict[str, Any]:
+        return await verify_log(store, witnessed=witnessed)
+
+    result = with_store(args, check)
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1

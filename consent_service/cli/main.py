@@ -1,6 +1,7 @@
 """The command line: ``consent-service COMMAND``, one module per group of commands.
 
 :mod:`.serve` (``serve``, ``demo``), :mod:`.log` (``migrate``, ``verify``),
+:mod:`.transparency` (``witness``, ``log-key``),
 :mod:`.admin` (``token``, ``export``, ``purge``, ``access-log``), :mod:`.postgres`
 (``partitions``, ``import-log``) and :mod:`.scan` (``scan``) each add their commands
 to the one parser built here; :func:`main` runs the chosen one.
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from consent_service.cli import admin, log, postgres, scan, serve
+from consent_service.cli import admin, log, postgres, scan, serve, transparency
 from consent_service.settings import SettingsError
 from consent_service.sites import ConfigError
 from consent_service.store import StoreError
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="consent-service", description="kakor: cookie consent with proof."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (serve, log, scan, admin, postgres):
+    for group in (serve, log, transparency, scan, admin, postgres):
         group.add_commands(sub)
     return parser
 

@@ -15,7 +15,7 @@ from consent_service.cli.main import main
 from consent_service.settings import DEMO_CONFIG
 from consent_service.store import open_store
 
-from ..conftest import FakeClock
+from ..conftest import FakeClock, signed
 from ..rawdb import RawDb
 
 DAY = 86400.0
@@ -111,7 +111,7 @@ def stored_rows(database_url: str, site_id: str | None = None) -> list[AuditRow]
     """Every row as the store reads it back, oldest first."""
 
     async def go() -> list[AuditRow]:
-        store = open_store(database_url)
+        store = signed(open_store(database_url))
         await store.open()
         try:
             return [row async for row in store.iter_rows(site_id=site_id)]

@@ -29,7 +29,7 @@ from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 from consent_service.store import open_store
 
-from ..conftest import KEY, ON_CI
+from ..conftest import KEY, ON_CI, signed
 
 CHROMIUM = Path(DEFAULT_CHROMIUM)
 pytestmark = pytest.mark.browser
@@ -115,7 +115,7 @@ def _seed_earlier_days(database_url: str, days: int) -> None:
         )
 
     async def go() -> None:
-        store = open_store(database_url)
+        store = signed(open_store(database_url))
         await store.open()
         try:
             for day in range(days, 0, -1):

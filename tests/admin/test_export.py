@@ -23,7 +23,7 @@ from consent_service.audit.events import AuditRow
 from consent_service.cli.main import main
 from consent_service.store import open_store
 
-from ..conftest import EDGES
+from ..conftest import EDGES, signed
 from ..core.helpers import event
 from .conftest import bearer, consent, stored_rows
 
@@ -180,7 +180,7 @@ def _append_hostile(database_url: str) -> list[AuditRow]:
     """One row per hostile ``widget_version``, written past the API's door (the store's)."""
 
     async def go() -> list[AuditRow]:
-        store = open_store(database_url)
+        store = signed(open_store(database_url))
         await store.open()
         try:
             made = []
@@ -294,7 +294,7 @@ def test_cli_export_writes_to_stdout_by_default_and_the_manifest_when_asked(
 
 def _append_many(database_url: str, count: int) -> None:
     async def go() -> None:
-        store = open_store(database_url)
+        store = signed(open_store(database_url))
         await store.open()
         try:
             await store.migrate()

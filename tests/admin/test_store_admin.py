@@ -15,12 +15,14 @@ from consent_service.audit.events import CHECKPOINT, ConsentEvent
 from consent_service.audit.verify import anchors_from
 from consent_service.store import AccessEntry, AdminToken, Store, open_store
 
+from ..conftest import signed
+
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = open_store(database_url)
+    opened = signed(open_store(database_url))
     await opened.open()
     await opened.migrate()
     yield opened

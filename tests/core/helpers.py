@@ -9,6 +9,8 @@ from typing import Any
 from consent_service.audit.events import AuditRow, ConsentEvent
 from consent_service.store import open_store
 
+from ..conftest import signed
+
 
 def event(site: str = "demo", n: int = 0) -> ConsentEvent:
     """A consent event of ``site``, numbered ``n`` in its consent ID."""
@@ -33,7 +35,7 @@ def stored_rows(database_url: str) -> list[AuditRow]:
     """Every audit row, read through a fresh connection (so only committed rows count)."""
 
     async def read() -> list[AuditRow]:
-        store = open_store(database_url)
+        store = signed(open_store(database_url))
         await store.open()
         try:
             return [row async for row in store.iter_rows()]

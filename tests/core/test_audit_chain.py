@@ -22,7 +22,7 @@ from consent_service.audit.verify import ChainVerifier
 from consent_service.store import open_store
 from consent_service.web.metrics import Metrics
 
-from ..conftest import post_consent
+from ..conftest import post_consent, signed
 from ..rawdb import RawDb
 from .helpers import event, stored_rows
 
@@ -116,7 +116,7 @@ def test_c19_rows_only_for_201s(make_client: Callable[..., TestClient], database
 
 
 async def test_group_commit_shares_transactions_and_keeps_every_row(database_url: str) -> None:
-    store = open_store(database_url)
+    store = signed(open_store(database_url))
     await store.open()
     await store.migrate()
     metrics = Metrics()
@@ -136,7 +136,7 @@ async def test_group_commit_shares_transactions_and_keeps_every_row(database_url
 
 
 async def test_a_failed_commit_is_reported_to_every_waiter(database_url: str) -> None:
-    store = open_store(database_url)
+    store = signed(open_store(database_url))
     await store.open()
     await store.migrate()
     recorder = Recorder(store, Metrics())
@@ -149,7 +149,7 @@ async def test_a_failed_commit_is_reported_to_every_waiter(database_url: str) ->
 
 async def test_two_processes_on_one_file_do_not_fork_the_chain(database_url: str) -> None:
     """A second writer on the same SQLite file (another process, say) waits its turn."""
-    first, second = open_store(database_url), open_store(database_url)
+    first, second = signed(open_store(database_url)), signed(open_store(database_url))
     for store in (first, second):
         await store.open()
         await store.migrate()
@@ -306,20 +306,26 @@ def test_c22_after_a_cut_the_next_row_neither_reuses_a_seq_nor_hides_the_cut(
     assert broken["seq"] == 6 and "prev_hash" in broken["reason"]  # it names the cut row
 
 
-def test_c22_a_head_edited_to_match_a_cut_is_not_caught_by_the_head_alone(
+def test_c22_a_head_edited_to_match_a_cut_is_caught_by_the_signed_tree_head(
     five_rows: str, database_url: str
 ) -> None:
-    """What the head check cannot do: an insider who rewrites the head too (docs/security.md)."""
+    """The chain head alone cannot catch an insider who rewrites it too; the signed head
+    of the Merkle tree, which they cannot re-sign, still says five (issue 16)."""
     tamper(
         five_rows,
         "DELETE FROM consent_events WHERE seq >= 4",
         "UPDATE chain_heads SET seq = 3, hash = (SELECT hash FROM consent_events WHERE seq = 3)",
     )
-    assert verify_cli(database_url).returncode == 0
+    result = verify_cli(database_url)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["chain_heads"]["broken"] == []
+    [cut] = report["tree"]["broken"]
+    assert "head of size 5, but the rows make a tree of 3" in cut["problem"]
 
 
 def test_c22_verify_says_what_a_pass_cannot_rule_out(five_rows: str, database_url: str) -> None:
     report = json.loads(verify_cli(database_url).stdout)
     assert report["ok"] is True
     limits = " ".join(report["cannot_rule_out"])
-    assert "recomputes" in limits and "chain_heads" in limits
+    assert "never written" in limits and "verify --heads" in limits

@@ -17,6 +17,7 @@ from consent_service.audit.verify import verify_rows
 from consent_service.store import StoreDataError, StoreError, open_store
 from consent_service.web.metrics import Metrics
 
+from ..conftest import signed
 from .helpers import event
 
 
@@ -122,7 +123,7 @@ async def test_one_unstorable_event_fails_alone_and_the_batch_is_kept(
     """A value the check at the door let through, refused by the store, costs only its
     own request: every other event of the batch is committed, chained and answered, and
     the failure is counted apart from store outages."""
-    store = open_store(database_url)
+    store = signed(open_store(database_url))
     await store.open()
     await store.migrate()
     metrics = Metrics()

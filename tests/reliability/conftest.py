@@ -18,7 +18,7 @@ import pytest
 from consent_service.settings import DEMO_CONFIG
 from consent_service.store import open_store
 
-from ..conftest import ON_CI
+from ..conftest import ON_CI, signed
 
 #: A second site for cross-site replay tests, and texts that try to break out of HTML.
 HOSTILE = "<script>alert('x')</script>"
@@ -62,7 +62,7 @@ def _store_rows(url: str) -> int:
     """``row_count()`` through the store interface, on a private loop in another thread."""
 
     async def count() -> int:
-        store = open_store(url)
+        store = signed(open_store(url))
         await store.open()
         try:
             await store.migrate()

@@ -21,7 +21,7 @@ import httpx
 from consent_service.audit.verify import verify_rows
 from consent_service.store import open_store
 
-from ..conftest import KEY
+from ..conftest import KEY, signed
 from .server import Server, running
 
 CONCURRENCY = 20
@@ -73,7 +73,7 @@ async def _drive_and_kill(server: Server) -> tuple[Counter[str], int, float]:
 
 
 async def _stored(url: str, consent_ids: list[str]) -> tuple[dict[str, int], int, dict[str, Any]]:
-    store = open_store(url)
+    store = signed(open_store(url))
     await store.open()
     try:
         counts = {cid: len(await store.consent_history("demo", cid)) for cid in consent_ids}

@@ -45,7 +45,7 @@ from consent_service.store import open_store
 from consent_service.web import openapi
 from consent_service.web.app import create_app
 
-from ..conftest import KEY
+from ..conftest import KEY, signed
 from .conftest import sqlite_rows
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
@@ -237,7 +237,7 @@ def test_fuzzed_log_still_verifies(fuzz_app: tuple[Starlette, str, str | None]) 
     schemathesis_asgi.shutdown_lifespans()
 
     async def verify() -> dict[str, Any]:
-        store = open_store(url)
+        store = signed(open_store(url))
         await store.open()
         try:
             return (await verify_rows(store.iter_rows())).to_dict()

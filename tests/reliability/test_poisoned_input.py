@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 from consent_service.audit.verify import verify_rows
 from consent_service.store import open_store
 
+from ..conftest import signed
 from .conftest import sqlite_rows
 from .server import Server, running
 
@@ -142,7 +143,7 @@ def test_poisoned_requests_among_many_valid_ones_fail_alone(
     ] * len(valid)
 
     async def check() -> tuple[int, bool]:
-        store = open_store(database_url)
+        store = signed(open_store(database_url))
         await store.open()
         try:
             rows = [r async for r in store.iter_rows()]

@@ -1,11 +1,11 @@
-"""The audit row's columns, read from ROW_FIELDS: what each dialect binds reads back as the row."""
+"""The audit row's columns, read from STORED_FIELDS: what each dialect binds reads back as the row."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from consent_service.audit.chain import chain
-from consent_service.audit.events import ROW_FIELDS, checkpoint_event
+from consent_service.audit.events import ROW_FIELDS, STORED_FIELDS, checkpoint_event
 from consent_service.store.columns import COLUMNS, audit_row, column_arrays, sqlite_values
 from consent_service.store.sql import numbered
 
@@ -23,20 +23,22 @@ ROWS = chain(
 
 
 def test_the_columns_are_the_row_fields_in_order() -> None:
-    assert COLUMNS.split(", ") == list(ROW_FIELDS)
+    assert COLUMNS.split(", ") == [*ROW_FIELDS, "leaf_index"] == list(STORED_FIELDS)
 
 
 def test_what_sqlite_binds_reads_back_as_the_row() -> None:
     bound = [sqlite_values(row) for row in ROWS]
     assert all(type(raw[ROW_FIELDS.index("gpc")]) is int for raw in bound)  # never a bool
     assert [audit_row(raw, text_time=True) for raw in bound] == ROWS
+    assert [audit_row(raw, text_time=True).leaf_index for raw in bound] == [0, 1, 2]
 
 
 def test_what_postgresql_unnests_reads_back_as_the_row() -> None:
     arrays = column_arrays(ROWS)
-    assert len(arrays) == len(ROW_FIELDS)
-    assert [audit_row(raw, text_time=False) for raw in zip(*arrays, strict=True)] == ROWS
-    assert column_arrays([]) == [[] for _ in ROW_FIELDS]
+    assert len(arrays) == len(STORED_FIELDS)
+    back = [audit_row(raw, text_time=False) for raw in zip(*arrays, strict=True)]
+    assert back == ROWS and [r.leaf_index for r in back] == [0, 1, 2]
+    assert column_arrays([]) == [[] for _ in STORED_FIELDS]
 
 
 def test_placeholders_are_numbered_for_postgresql() -> None:

@@ -18,6 +18,7 @@ from consent_service.cli.main import main
 from consent_service.store import TextsSnapshot, open_store
 from consent_service.store.postgres import PostgresStore
 
+from ..conftest import signed
 from . import raw
 from .test_store_contract import make_event
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 async def pg_store(postgres_url: str) -> AsyncIterator[PostgresStore]:
-    store = open_store(postgres_url)
+    store = signed(open_store(postgres_url))
     assert isinstance(store, PostgresStore)
     await store.open()
     await store.migrate()
@@ -165,7 +166,7 @@ async def test_time_never_runs_backwards_along_a_chain(pg_store: PostgresStore) 
 
 
 async def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
-    stores = [open_store(postgres_url) for _ in range(3)]
+    stores = [signed(open_store(postgres_url)) for _ in range(3)]
     for store in stores:
         await store.open()
     try:
@@ -180,7 +181,7 @@ async def test_replicas_starting_together_migrate_once(postgres_url: str) -> Non
 async def test_replicas_racing_to_create_a_month_partition_all_succeed(
     postgres_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stores = [open_store(postgres_url) for _ in range(4)]
+    stores = [signed(open_store(postgres_url)) for _ in range(4)]
     for store in stores:
         await store.open()
     try:
@@ -221,7 +222,7 @@ async def test_the_partitions_command_drops_old_months_and_verify_passes_C21(
     code, dropped = await asyncio.to_thread(cli, "partitions", "--drop-before", "2024-03-01")
     assert (code, dropped["dropped"]) == (0, ["consent_events_p202401", "consent_events_p202402"])
     code, verified = await asyncio.to_thread(cli, "verify")
-    assert (code, verified["ok"]) == (0, True)
+    assert (code, verified["ok"]) == (0, True), json.dumps(verified["tree"])
 
 
 def test_the_partitions_command_refuses_sqlite(
@@ -258,7 +259,7 @@ async def test_import_log_moves_a_sqlite_node_to_postgresql_row_for_row_C19_C22(
     postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sqlite_url = f"sqlite:///{tmp_path / 'node.db'}"
-    node = open_store(sqlite_url)
+    node = signed(open_store(sqlite_url))
     await node.open()
     await node.migrate()
     snap = TextsSnapshot("ab" * 32, "a", "sv", "2026-11-01", {"title": "Godkänn kakor"})
@@ -284,7 +285,7 @@ async def test_import_log_moves_a_sqlite_node_to_postgresql_row_for_row_C19_C22(
     assert report["copy"] == report["source"]
     assert report["copy"]["ok"] is True
 
-    store = open_store(postgres_url)
+    store = signed(open_store(postgres_url))
     await store.open()
     try:
         assert [r async for r in store.iter_rows()] == original

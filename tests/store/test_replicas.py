@@ -22,6 +22,7 @@ from consent_service.settings import DEMO_CONFIG, Secret
 from consent_service.store import open_store
 
 from .. import pg
+from ..conftest import signed
 from . import replicas as rp
 
 pytestmark = pytest.mark.postgres
@@ -52,7 +53,7 @@ def two_replicas(
 
 
 async def stored_rows(database_url: str) -> list[AuditRow]:
-    store = open_store(database_url)
+    store = signed(open_store(database_url))
     await store.open()
     try:
         return [row async for row in store.iter_rows()]

@@ -14,6 +14,7 @@ from consent_service.store import open_store
 from consent_service.store.sqlite import SqliteStore
 from consent_service.store.sqlite_commit import INLINE_COMMIT_SECONDS, CommitPlacement
 
+from ..conftest import signed
 from ..core.helpers import event
 
 
@@ -93,7 +94,7 @@ async def test_processes_starting_together_on_one_file_all_migrate(tmp_path: Pat
     applied instead of failing on "table already exists" and exiting."""
     for attempt in range(5):
         url = f"sqlite:///{tmp_path / f'race-{attempt}.db'}"
-        stores = [open_store(url) for _ in range(4)]
+        stores = [signed(open_store(url)) for _ in range(4)]
         for store in stores:
             await store.open()
         try:

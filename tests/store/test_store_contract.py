@@ -19,6 +19,7 @@ from consent_service.audit.events import AuditRow, ConsentEvent
 from consent_service.audit.verify import verify_rows
 from consent_service.store import Store, TextsSnapshot, open_store
 
+from ..conftest import signed
 from . import raw
 
 T0 = datetime(2026, 11, 17, 9, 30, 0, 123456, tzinfo=UTC)
@@ -52,7 +53,7 @@ async def make_store(database_url: str) -> AsyncIterator[Callable[[], object]]:
     opened: list[Store] = []
 
     async def factory() -> Store:
-        store = open_store(database_url)
+        store = signed(open_store(database_url))
         await store.open()
         opened.append(store)
         await store.migrate()
