@@ -64,18 +64,20 @@ def _forged() -> str:
     return f"{allow_all}.{stamp}.{signature}"
 
 
-CASES = [
-    pytest.param(Case(sign(NEW), True), id="current"),
-    pytest.param(Case(sign(OLD, at=NOW - 86400), True), id="rotated-key"),
-    pytest.param(Case(sign(RETIRED), None), id="retired-key"),
-    pytest.param(Case(sign(NEW, at=NOW - LIFETIME + 1), True), id="last-second"),
-    pytest.param(Case(sign(NEW, at=NOW - LIFETIME - 1), None), id="expired"),
-    pytest.param(Case(sign(NEW, site="other-site"), None), id="other-site"),
-    pytest.param(Case(_forged(), None), id="forged"),
-    pytest.param(Case(sign(NEW, policy="2025-01-01"), None), id="old-policy"),
-    pytest.param(Case(None, None), id="no-cookie"),
-    pytest.param(Case("not.a.token", None), id="garbage"),
-]
+#: Every case by name.
+BY_NAME = {
+    "current": Case(sign(NEW), True),
+    "rotated-key": Case(sign(OLD, at=NOW - 86400), True),
+    "retired-key": Case(sign(RETIRED), None),
+    "last-second": Case(sign(NEW, at=NOW - LIFETIME + 1), True),
+    "expired": Case(sign(NEW, at=NOW - LIFETIME - 1), None),
+    "other-site": Case(sign(NEW, site="other-site"), None),
+    "forged": Case(_forged(), None),
+    "old-policy": Case(sign(NEW, policy="2025-01-01"), None),
+    "no-cookie": Case(None, None),
+    "garbage": Case("not.a.token", None),
+}
+CASES = [pytest.param(case, id=name) for name, case in BY_NAME.items()]
 
 
 def described(consent: Consent | None) -> dict[str, Any] | None:
