@@ -29,14 +29,19 @@ class ConsentReader:
     """
 
     def __init__(
-        self, site: SiteTerms, keys: Sequence[str | SecretKey], *, clock: Clock = time.time
+        self, site: SiteTerms, keys: Sequence[str | SecretKey], *, clock: Clock | None = None
     ) -> None:
         self.site = site
-        self._signer = TokenSigner(keys, clock=clock)
+        # time.time looked up now, not at import: a test that fixes the clock reaches it.
+        self._signer = TokenSigner(keys, clock=clock or time.time)
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, Any], keys: Sequence[str | SecretKey], *, clock: Clock = time.time
+        cls,
+        config: Mapping[str, Any],
+        keys: Sequence[str | SecretKey],
+        *,
+        clock: Clock | None = None,
     ) -> ConsentReader:
         """A reader for the site whose public config (``GET …/config``) this is."""
         return cls(SiteTerms.from_config(config), keys, clock=clock)

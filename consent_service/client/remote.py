@@ -64,7 +64,7 @@ class RemoteConsentReader:
         max_entries: int = 10_000,
         timeout: float = 2.0,
         fetch: Fetch | None = None,
-        clock: Clock = time.time,
+        clock: Clock | None = None,
     ) -> None:
         if urlsplit(service_url).scheme not in ("http", "https"):
             raise ValueError(f"the service URL must be http(s): {service_url!r}")
@@ -72,7 +72,7 @@ class RemoteConsentReader:
         self._ttl = ttl
         self._max = max_entries
         self._fetch = fetch or urllib_fetch(timeout)
-        self._clock = clock
+        self._clock = clock or time.time
         self._lock = threading.Lock()
         self._answers: OrderedDict[str, tuple[float, Consent | None]] = OrderedDict()
         self._terms: tuple[float, SiteTerms] | None = None
