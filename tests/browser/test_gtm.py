@@ -79,6 +79,16 @@ def page_html() -> str:
     )
 
 
+def open_recipe(context: Any, service: Service) -> Any:
+    """The recipe's page on the service's origin, its banner shown."""
+    page = context.new_page()
+    html = page_html()
+    page.route(service.url + RECIPE, lambda r: r.fulfill(body=html, content_type="text/html"))
+    page.goto(service.url + RECIPE)
+    dialog(page).wait_for()
+    return page
+
+
 def signals(value: str, **changed: str) -> dict[str, str]:
     return {**dict.fromkeys(SIGNALS, value), **changed}
 
@@ -105,12 +115,7 @@ def test_the_template_file_is_well_formed() -> None:
 def test_c17_default_first_one_update_per_decision_one_event_per_change(
     context: Any, service: Service
 ) -> None:
-    page = context.new_page()
-    page.route(
-        service.url + RECIPE, lambda r: r.fulfill(body=page_html(), content_type="text/html")
-    )
-    page.goto(service.url + RECIPE)
-    dialog(page).wait_for()
+    page = open_recipe(context, service)
     start = [
         ["consent", "default", signals("denied")],  # the template, at Consent Initialization
         ["tag", "success"],
@@ -137,12 +142,7 @@ def test_c17_default_first_one_update_per_decision_one_event_per_change(
 def test_c17_a_stored_choice_is_one_update_and_one_event_on_the_next_page(
     context: Any, service: Service
 ) -> None:
-    page = context.new_page()
-    page.route(
-        service.url + RECIPE, lambda r: r.fulfill(body=page_html(), content_type="text/html")
-    )
-    page.goto(service.url + RECIPE)
-    dialog(page).wait_for()
+    page = open_recipe(context, service)
     page.evaluate("kakor.show('settings')")
     dialog(page).get_by_role("switch", name="Statistik").click()
     with page.expect_response(lambda r: "/consent" in r.url):
