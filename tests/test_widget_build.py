@@ -126,3 +126,37 @@ def test_widget_reads_the_tokens_the_service_signs(mask: int) -> None:
     }
     assert read["c"]["decided"] is True
     assert read["c"]["choices"] == {"necessary": True, **(decode_mask(site, mask) or {})}
+
+
+def test_the_js_sdk_verifies_as_the_python_reader_does() -> None:
+    """sdk/js/kakor-token.mjs against tokens the service's signer made (fixed clock): the
+    same answer as consent_service.client for every case, rotation, expiry, another
+    site's, forged and old-policy tokens among them (C22)."""
+    from .client.signed import BY_NAME, CONFIG, NEW, NOW, OLD, described, reader
+
+    cookies = [case.cookie for case in BY_NAME.values()]
+    script = (
+        "import { createReader, cookieValue } from './sdk/js/kakor-token.mjs';"
+        "const [config, keys, cookies] = process.argv.slice(1).map(JSON.parse);"
+        f"const reader = createReader(config, keys, {{ now: () => {NOW} }});"
+        "const out = [];"
+        "for (const c of cookies) {"
+        "  const v = cookieValue(c === null ? '' : `a=b; ${reader.cookieName}=${c}`, 'consent');"
+        "  const k = await reader.read(v);"
+        "  out.push(k && { consent_id: k.consentId, statistics: k.allows('statistics'),"
+        "    'third-party': k.allows('third-party'), matomo: k.allowsService('matomo'),"
+        "    video: k.allowsService('video') });"
+        "}"
+        "console.log(JSON.stringify(out));"
+    )
+    out = subprocess.run(
+        [_node(), "--input-type=module", "-e", script]
+        + [json.dumps(v) for v in (CONFIG, [NEW, OLD], cookies)],
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert json.loads(out) == [described(reader().read(c)) for c in cookies]
+    assert sum(answer is not None for answer in json.loads(out)) == 3  # the cases that verify

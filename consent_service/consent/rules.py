@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from consent_service.consent.storable import RULE, is_storable
+from consent_service.consent.tokens import mask_choices
 from consent_service.sites import Site
 from consent_service.web.errors import InvalidField
 
@@ -115,15 +116,18 @@ def encode_mask(site: Site, choices: Mapping[str, bool]) -> int:
 
 def decode_mask(site: Site, mask: int) -> dict[str, bool] | None:
     """Choices from a token's bitmask, or None if it names categories the site lacks."""
-    if mask < 0 or mask >> len(site.optional_ids):
-        return None
-    return choices_for(site, mask)
+    return mask_choices(site.categories, mask)
 
 
 def choices_for(site: Site, mask: int) -> dict[str, bool]:
-    """Every category of ``site`` in config order for token bitmask ``mask``."""
-    bits = {cid: bool(mask >> k & 1) for k, cid in enumerate(site.optional_ids)}
-    return {c.id: True if c.required else bits[c.id] for c in site.categories}
+    """Every category of ``site`` in config order for token bitmask ``mask``.
+
+    ``mask`` is one this module built: a bit beyond the site's categories is a bug.
+    """
+    choices = mask_choices(site.categories, mask)
+    if choices is None:
+        raise ValueError(f"mask {mask} names a category site {site.id!r} lacks")
+    return choices
 
 
 def expires_at(site: Site, given_at: datetime) -> datetime:

@@ -18,16 +18,60 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from itsdangerous import BadSignature, TimestampSigner
-
-from consent_service.settings import Secret
 
 SALT = "kakor.consent.v1"
 #: Seconds a token may be stamped ahead of this replica's clock (replicas drift a little).
 MAX_CLOCK_SKEW = 300
 Clock = Callable[[], float]
+
+
+class SecretKey(Protocol):
+    """A key that hides itself until used (:class:`consent_service.settings.Secret` is one)."""
+
+    def reveal(self) -> str:
+        """The key itself."""
+        ...
+
+
+class TokenCategory(Protocol):
+    """What a token's bitmask needs of a category (:class:`consent_service.sites.Category`)."""
+
+    @property
+    def id(self) -> str:
+        """The category id."""
+        ...
+
+    @property
+    def required(self) -> bool:
+        """Always allowed: such a category has no bit in the mask."""
+        ...
+
+
+class TokenSite(Protocol):
+    """What reading a site's tokens needs (:class:`consent_service.sites.Site` is one)."""
+
+    @property
+    def id(self) -> str:
+        """The site id, part of the salt."""
+        ...
+
+    @property
+    def policy_version(self) -> str:
+        """Only tokens for this version count (C15: a new policy asks again)."""
+        ...
+
+    @property
+    def consent_lifetime_days(self) -> int:
+        """A token older than this is no consent."""
+        ...
+
+    @property
+    def categories(self) -> Sequence[TokenCategory]:
+        """Every category in config order: the optional ones give the mask's bit order."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -38,6 +82,32 @@ class ConsentToken:
     policy_version: str
     mask: int
     given_at: int
+
+
+@dataclass(frozen=True)
+class VerifiedConsent:
+    """A visitor's current consent, as its verified token shows it."""
+
+    token: ConsentToken
+    #: The token as the visitor sent it.
+    value: str
+    #: Every category of the site, explicit.
+    choices: dict[str, bool]
+
+
+def mask_choices(categories: Sequence[TokenCategory], mask: int) -> dict[str, bool] | None:
+    """Every category in config order for token bitmask ``mask``: bit k is the k-th
+    optional category, required ones are always true. None when ``mask`` is negative
+    or sets a bit the site has no category for."""
+    choices: dict[str, bool] = {}
+    bit = 0
+    for category in categories:
+        if category.required:
+            choices[category.id] = True
+        else:
+            choices[category.id] = bool(mask >> bit & 1)
+            bit += 1
+    return None if mask < 0 or mask >> bit else choices
 
 
 #: The base64url characters in ASCII order: IDs written with them sort as their bytes do.
@@ -78,11 +148,11 @@ class _ClockSigner(TimestampSigner):
 class TokenSigner:
     """Signs and verifies consent tokens for every site, with a rotating key list."""
 
-    def __init__(self, keys: Sequence[Secret], clock: Clock = time.time) -> None:
+    def __init__(self, keys: Sequence[SecretKey | str], clock: Clock = time.time) -> None:
         if not keys:
             raise ValueError("at least one secret key is needed")
         # itsdangerous signs with the *last* key and tries all of them: ours are newest first.
-        self._keys = [k.reveal() for k in reversed(keys)]
+        self._keys = [k if isinstance(k, str) else k.reveal() for k in reversed(keys)]
         self._clock = clock
         self._signers: dict[str, _ClockSigner] = {}
 
@@ -126,3 +196,17 @@ class TokenSigner:
         if age > max_age or age < -MAX_CLOCK_SKEW:
             return None
         return ConsentToken(consent_id, version, mask, int(given_at.timestamp()))
+
+    def current(self, site: TokenSite, value: str | None) -> VerifiedConsent | None:
+        """The consent ``value`` carries for ``site``, or None.
+
+        It counts only if authentic, for this site, younger than the site's consent
+        lifetime, for its current policy version and naming only its categories (C15,
+        C22): what the service answers on ``GET …/consent`` and what the site's own
+        backend reads through :mod:`consent_service.client`.
+        """
+        token = self.verify(site.id, value, site.consent_lifetime_days * 86400)
+        if token is None or not value or token.policy_version != site.policy_version:
+            return None
+        choices = mask_choices(site.categories, token.mask)
+        return None if choices is None else VerifiedConsent(token, value, choices)

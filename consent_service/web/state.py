@@ -12,8 +12,7 @@ from starlette.requests import Request
 
 from consent_service.audit.recorder import Recorder
 from consent_service.audit.signing import LogSigner
-from consent_service.consent.rules import decode_mask
-from consent_service.consent.tokens import ConsentToken, TokenSigner
+from consent_service.consent.tokens import TokenSigner, VerifiedConsent
 from consent_service.settings import Settings
 from consent_service.sites import Site, SiteRegistry
 from consent_service.store import Store, TextsSnapshot
@@ -22,17 +21,6 @@ from consent_service.web.ratelimit import RateLimiter
 
 if TYPE_CHECKING:  # the widget module reads this state: no import at run time
     from consent_service.widget.route import WidgetCache
-
-
-@dataclass(frozen=True)
-class VerifiedConsent:
-    """A visitor's current consent, as its verified token shows it."""
-
-    token: ConsentToken
-    #: The token as the visitor sent it.
-    value: str
-    #: Every category of the site, explicit.
-    choices: dict[str, bool]
 
 
 @dataclass
@@ -86,11 +74,7 @@ class AppState:
         than the site's consent lifetime and for the current policy version (C15, C22).
         """
         value = request.headers.get("kakor-token") or request.cookies.get(site.cookie_name)
-        token = self.signer.verify(site.id, value, site.consent_lifetime_days * 86400)
-        if token is None or not value or token.policy_version != site.policy_version:
-            return None
-        choices = decode_mask(site, token.mask)
-        return None if choices is None else VerifiedConsent(token, value, choices)
+        return self.signer.current(site, value)
 
     @property
     def ip_hash_key(self) -> bytes | None:

@@ -1,0 +1,1 @@
+"""The site owners ' reader and its middleware (issue 19)."""
