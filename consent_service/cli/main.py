@@ -2,7 +2,8 @@
 
 :mod:`.serve` (``serve``, ``demo``), :mod:`.log` (``migrate``, ``verify``),
 :mod:`.admin` (``token``, ``export``, ``purge``, ``access-log``), :mod:`.postgres`
-(``partitions``, ``import-log``) and :mod:`.scan` (``scan``) each add their commands
+(``partitions``, ``import-log``), :mod:`.scan` (``scan``) and :mod:`.receipt`
+(``receipt verify``) each add their commands
 to the one parser built here; :func:`main` runs the chosen one.
 """
 
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from consent_service.cli import admin, log, postgres, scan, serve
+from consent_service.cli import admin, log, postgres, receipt, scan, serve
 from consent_service.settings import SettingsError
 from consent_service.sites import ConfigError
 from consent_service.store import StoreError
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="consent-service", description="kakor: cookie consent with proof."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (serve, log, scan, admin, postgres):
+    for group in (serve, log, scan, admin, postgres, receipt):
         group.add_commands(sub)
     return parser
 
