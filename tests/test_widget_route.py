@@ -27,6 +27,7 @@ from consent_service.widget.route import (
     WidgetCache,
     choose_encoding,
     gated_inline_hashes,
+    widget_config,
 )
 
 from .reliability.server import running
@@ -55,7 +56,7 @@ def test_serves_javascript_with_the_public_config_inlined(
     assert answer.headers["vary"] == "Accept-Encoding"
     assert "content-encoding" not in answer.headers
     assert PLACEHOLDER.encode() not in answer.content
-    assert _config_in(answer.content) == client.get("/v1/sites/demo/config").json()
+    assert _config_in(answer.content) == widget_config(client.get("/v1/sites/demo/config").json())
 
 
 @pytest.mark.parametrize(
@@ -124,6 +125,7 @@ def test_endpoints_are_under_the_public_url_whatever_the_host(
         assert _endpoints(client, host) == {
             "consent": PUBLIC + "/kakor/v1/sites/demo/consent",
             "declaration": PUBLIC + "/kakor/v1/sites/demo/declaration",
+            "receipt": PUBLIC + "/kakor/v1/sites/demo/receipt",
         }
 
 
@@ -368,6 +370,6 @@ def test_a_real_server_serves_one_widget_whatever_the_host(tmp_path: Path) -> No
     assert len({a.content for a in answers}) == 1 and len({a.headers["etag"] for a in answers}) == 1
     assert answers[0].headers["content-encoding"] == "br"
     assert answers[0].headers["cache-control"] == "public, max-age=300"
-    assert _config_in(answers[0].content) == config.json()
+    assert _config_in(answers[0].content) == widget_config(config.json())
     assert config.json()["endpoints"]["consent"] == PUBLIC + "/v1/sites/demo/consent"
     assert "vary" not in config.headers

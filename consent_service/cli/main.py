@@ -3,7 +3,8 @@
 :mod:`.serve` (``serve``, ``demo``), :mod:`.log` (``migrate``, ``verify``),
 :mod:`.transparency` (``witness``, ``log-key``),
 :mod:`.admin` (``token``, ``export``, ``purge``, ``access-log``), :mod:`.postgres`
-(``partitions``, ``import-log``) and :mod:`.scan` (``scan``) each add their commands
+(``partitions``, ``import-log``), :mod:`.scan` (``scan``) and :mod:`.receipt`
+(``receipt verify``) each add their commands
 to the one parser built here; :func:`main` runs the chosen one.
 """
 
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from consent_service.cli import admin, log, postgres, scan, serve, transparency
+from consent_service.cli import admin, log, postgres, receipt, scan, serve, transparency
 from consent_service.settings import SettingsError
 from consent_service.sites import ConfigError
 from consent_service.store import StoreError
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="consent-service", description="kakor: cookie consent with proof."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (serve, log, transparency, scan, admin, postgres):
+    for group in (serve, log, transparency, receipt, scan, admin, postgres):
         group.add_commands(sub)
     return parser
 

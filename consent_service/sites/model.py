@@ -181,6 +181,7 @@ class Site:
             "endpoints": {
                 "consent": f"{base}/consent",
                 "declaration": f"{base}/declaration",
+                "receipt": f"{base}/receipt",
             },
         }
 

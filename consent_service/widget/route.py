@@ -94,10 +94,34 @@ def config_json(config: dict[str, Any]) -> str:
     return json.dumps(config, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
 
 
+#: What the widget never reads of a service and of a cookie: the gate's, the scanner's
+#: and the declaration's fields. Left out of widget.js (about 90 B of brotli for the
+#: demo site, which the widget's size budget needs), still in ``GET …/config``.
+_SERVER_SERVICE_FIELDS = frozenset({"id", "script", "origins"})
+_SERVER_COOKIE_FIELDS = frozenset({"provider"})
+
+
+def widget_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The public ``config`` without the fields the widget never reads."""
+
+    def service(s: dict[str, Any]) -> dict[str, Any]:
+        kept = {k: v for k, v in s.items() if k not in _SERVER_SERVICE_FIELDS}
+        kept["cookies"] = [
+            {k: v for k, v in c.items() if k not in _SERVER_COOKIE_FIELDS} for c in s["cookies"]
+        ]
+        return kept
+
+    categories = [
+        {**c, "services": [service(s) for s in c["services"]]} for c in config["categories"]
+    ]
+    return {**config, "categories": categories}
+
+
 def render(source: str, config: dict[str, Any]) -> bytes:
-    """The widget with ``config`` inlined in place of the placeholder, as UTF-8."""
+    """The widget with ``config`` (:func:`widget_config` of it) inlined in place of the
+    placeholder, as UTF-8."""
     head, _, tail = source.partition(PLACEHOLDER)
-    return (head + config_json(config) + tail).encode("utf-8")
+    return (head + config_json(widget_config(config)) + tail).encode("utf-8")
 
 
 @dataclass(frozen=True)

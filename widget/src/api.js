@@ -6,18 +6,19 @@
  */
 
 /**
- * Record a decision (POST, a "simple" request: no preflight) or a withdrawal
- * (DELETE, with the token also in a `Kakor-Token` header for a service on
- * another host).
- * @param {string} method "POST" or "DELETE"
- * @param {string} url the consent endpoint
- * @param {object} body
+ * Record a decision (POST, a "simple" request: no preflight), withdraw it
+ * (DELETE) or fetch its receipt (GET, no body). The last two pass `token`,
+ * sent in a `Kakor-Token` header for a service on another host.
+ * @param {string} method "POST", "DELETE" or "GET"
+ * @param {string} url the consent or receipt endpoint
+ * @param {?object} body
+ * @param {string=} token the consent cookie's value
  * @returns {Promise<?object>} the service's answer, or null when it failed
  */
-export function send(method, url, body) {
-  const headers = { "Content-Type": "text/plain;charset=UTF-8" };
-  if (method == "DELETE" && body.token) headers["Kakor-Token"] = body.token;
-  return fetch(url, { method, headers, body: JSON.stringify(body), credentials: "include" })
+export function send(method, url, body, token) {
+  // A string body goes as `text/plain;charset=UTF-8` without being told to.
+  const headers = token ? { "Kakor-Token": token } : {};
+  return fetch(url, { method, headers, body: body && JSON.stringify(body), credentials: "include" })
     .then((r) => (r.ok ? r.json() : null))
     .catch(() => null);
 }

@@ -42,7 +42,7 @@ function boot(config) {
   }
 
   function stored(r) {
-    if (!r || !r.token) return;
+    if (!r?.token) return;
     writeCookie(config.cookie_name, r.token, config.consent_lifetime_days * 86400, config.cookie_domain);
     consent.id = r.consent_id;
     consent.given = Date.parse(r.given_at) / 1000;
@@ -70,7 +70,7 @@ function boot(config) {
     const none = !optional(config).some((c) => choices[c.id]);
     const body = { language: lang, page: location.href, widget_version: __KAKOR_VERSION__, token };
     (wasAllowing && none
-      ? send("DELETE", config.endpoints.consent, body)
+      ? send("DELETE", config.endpoints.consent, body, token)
       : send("POST", config.endpoints.consent, { ...body, choices, action, policy_version: config.policy_version })
     ).then(stored);
   }
@@ -86,6 +86,7 @@ function boot(config) {
       gate.apply();
     },
     decide,
+    receipt: () => send("GET", config.endpoints.receipt, null, cookieValue()),
     allow(ids) {
       const choices = { ...consent.choices };
       for (const id of ids) choices[id] = true;
@@ -120,7 +121,7 @@ function boot(config) {
   function ready() {
     gate.start();
     document.addEventListener("click", (e) => {
-      const el = e.target.closest && e.target.closest("[data-consent-open]");
+      const el = e.target.closest?.("[data-consent-open]");
       if (el) {
         e.preventDefault();
         ui.open(el.getAttribute("data-consent-open") == "settings" ? "settings" : "first");

@@ -40,14 +40,14 @@ export function all(config, value) {
  * @returns {Consent}
  */
 export function restore(config, token, now) {
+  const choices = all(config, false);
   if (
     !token ||
     token.version !== config.policy_version ||
     (token.given + config.consent_lifetime_days * 86400) * 1000 < now
   ) {
-    return { choices: all(config, false), decided: false, id: null, given: null };
+    return { choices, decided: false, id: null, given: null };
   }
-  const choices = all(config, false);
   optional(config).forEach((c, k) => (choices[c.id] = !!(token.bits & (1 << k))));
   return { choices, decided: true, id: token.id, given: token.given };
 }

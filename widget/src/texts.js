@@ -7,10 +7,16 @@ const BUILTIN = {
   sv: {
     allow: "Tillåt",
     services: "Tjänster och kakor",
+    receipt: "Ladda ner kvitto",
+    receipt_file: "kvitto",
+    receipt_failed: "Kvittot kunde inte hämtas.",
   },
   en: {
     allow: "Allow",
     services: "Services and cookies",
+    receipt: "Download receipt",
+    receipt_file: "receipt",
+    receipt_failed: "The receipt could not be fetched.",
   },
 };
 

@@ -12,6 +12,7 @@ import { texts } from "./texts.js";
  *          consent: function(): import("./state.js").Consent,
  *          lang: function(): string, setLang: function(string): void,
  *          decide: function(Object<string, boolean>, string): void,
+ *          receipt: function(): Promise<?object>,
  *          allow: function(string[]): void}} app
  * @returns {{open: function(string=): void, close: function(): void,
  *            placeholder: function(HTMLIFrameElement): Element,
@@ -83,7 +84,8 @@ export function createUI(app) {
     const t = texts(config, lang);
     const consent = app.consent();
     const other = config.languages[(config.languages.indexOf(lang) + 1) % config.languages.length];
-    const btn = (label, onclick, cls) => h("button", { type: "button", class: cls, onclick }, label);
+    // No type="button": there is no form in the shadow root for a button to submit.
+    const btn = (label, onclick, cls) => h("button", { class: cls, onclick }, label);
     const choose = (value, action) => () => app.decide(value, action);
     const settings = layer == "settings";
     const switches = () => {
@@ -117,12 +119,12 @@ export function createUI(app) {
                 h("br"),
                 t.consent_date + ": " + new Date(consent.given * 1000).toLocaleString(lang),
               ),
+            consent.id && btn(t.receipt, () => receipt(t)),
           ]
         : [h("p", null, t.purposes), h("p", null, h("a", { href: config.endpoints.declaration + "?lang=" + lang }, t.declaration_link))],
       h(
         "button",
         {
-          type: "button",
           class: "l",
           lang: other,
           onclick: () => {
@@ -143,6 +145,22 @@ export function createUI(app) {
     if (dialog) dialog.replaceWith(next);
     else root.append(next);
     dialog = next;
+  }
+
+  /**
+   * Fetch the receipt of the newest decision and save it as a file the
+   * visitor keeps; a failure is announced, since nothing else would show it.
+   * The object URL is not revoked: the download reads it after this returns,
+   * and a few hundred bytes held until the page goes cost nothing.
+   */
+  function receipt(t) {
+    app.receipt().then((r) => {
+      if (!r) return (status.textContent = t.receipt_failed);
+      h("a", {
+        href: URL.createObjectURL(new Blob([JSON.stringify(r)])),
+        download: `kakor-${t.receipt_file}-${config.site}-${r.receipt.row.created_at.slice(0, 10)}.json`,
+      }).click();
+    });
   }
 
   /** Escape goes back a layer (or closes once a choice exists); Tab stays inside. */
@@ -186,7 +204,7 @@ export function createUI(app) {
     if (!dialog) return;
     dialog.remove();
     dialog = null;
-    if (back && back.isConnected && back != document.body) back.focus();
+    if (back?.isConnected && back != document.body) back.focus();
     back = null;
   }
 
@@ -212,7 +230,7 @@ export function createUI(app) {
         { class: "p", lang },
         h("strong", null, names),
         chosen.map((c) => h("p", null, c.description)),
-        h("button", { type: "button", onclick: () => app.allow(cats) }, t.allow + ": " + names),
+        h("button", { onclick: () => app.allow(cats) }, t.allow + ": " + names),
       ),
     );
     return el;
