@@ -26,6 +26,7 @@ from consent_service.admin.period import parse_moment
 from consent_service.admin.stats import site_stats
 from consent_service.audit.events import AuditRow
 from consent_service.audit.integrity import row_proof, texts_problem, verify_log
+from consent_service.audit.proofs import tree_proof
 from consent_service.audit.timefmt import format_time, parse_time
 from consent_service.audit.verify import anchors_from
 from consent_service.consent.storable import RULE, is_storable
@@ -116,13 +117,16 @@ async def consent_proof(request: Request) -> Response:
                 }
             )
         history.append({**row.to_dict(), "proof": await row_proof(st.store, row, anchors)})
+    tree = await tree_proof(st.store, st.log_signer, site_id, rows)
     body = {
         "site": site_id,
         "consent_id": consent_id,
         "rows": history,
         "texts": texts,
+        "tree": tree,
         "verified": all(r["proof"]["verified"] for r in history)
-        and all(t is not None and t["hash_ok"] for t in texts.values()),
+        and all(t is not None and t["hash_ok"] for t in texts.values())
+        and tree["verified"],
     }
     return JSONResponse(body, headers=_NO_STORE)
 

@@ -16,7 +16,7 @@ from consent_service.audit.heads import HeadError
 from consent_service.audit.receipts import make_receipt
 from consent_service.store import StoreError
 from consent_service.web.errors import ApiError, InvalidField, NotFound, StoreUnavailable
-from consent_service.web.guards import allowed_origin, cors_headers
+from consent_service.web.guards import allowed_origin, cors_headers, preflight_headers
 from consent_service.web.state import AppState, get_state
 
 _HEAD_CACHE = {"Cache-Control": "public, max-age=5", "Access-Control-Allow-Origin": "*"}
@@ -121,7 +121,11 @@ async def receipt(request: Request) -> Response:
     st = get_state(request)
     site = st.sites.get(request.path_params["site"])
     _only(request)
-    cors = cors_headers(allowed_origin(site, request))
+    origin = allowed_origin(site, request)
+    if request.scope["method"] == "OPTIONS":  # the widget sends Kakor-Token across hosts
+        headers = preflight_headers(origin) if origin else {"Allow": "GET, OPTIONS"}
+        return Response(status_code=204, headers=headers)
+    cors = cors_headers(origin)
     consent = st.verified_consent(site, request)
     if consent is None:
         raise NotFound("no valid consent cookie for this site", code="no_consent")
@@ -143,5 +147,5 @@ def routes() -> list[Route]:
         Route("/v1/sites/{site}/log/key", keys, methods=["GET"]),
         Route("/v1/sites/{site}/log/consistency", consistency, methods=["GET"]),
         Route("/v1/sites/{site}/log/inclusion", inclusion, methods=["GET"]),
-        Route("/v1/sites/{site}/receipt", receipt, methods=["GET"]),
+        Route("/v1/sites/{site}/receipt", receipt, methods=["GET", "OPTIONS"]),
     ]

@@ -156,6 +156,11 @@ OPENAPI: dict[str, Any] = {
                 "404": error_response("Unknown site, or no valid consent cookie (no_consent)"),
                 "503": error_response("The store is unavailable"),
             },
-        }
+        },
+        "options": {
+            "summary": "CORS preflight (the widget sends Kakor-Token from another host)",
+            "parameters": [SITE_PARAM],
+            "responses": {"204": {"description": "Preflight answered"}},
+        },
     },
 }

@@ -42,15 +42,17 @@ _AS_IS = tuple(name for name in EVENT_FIELDS if name not in ("choices", "created
 
 def row_hash(seq: int, prev_hash: str, event: ConsentEvent | AuditRow) -> str:
     """SHA-256 of the previous hash and the canonical JSON of the row's content."""
-    content = canonical_json(row_content(seq, event))
+    return _chained(prev_hash, canonical_json(row_content(seq, event)))
+
+
+def _chained(prev_hash: str, content: bytes) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + content).hexdigest()
 
 
 def row_digests(row: AuditRow) -> tuple[str, bytes]:
     """The row's chain hash (hex) and its leaf hash, from one canonical encoding."""
     content = canonical_json(row_content(row.seq, row))
-    chained = hashlib.sha256(row.prev_hash.encode("ascii") + b"\n" + content).hexdigest()
-    return chained, leaf_hash(content)
+    return _chained(row.prev_hash, content), leaf_hash(content)
 
 
 def row_leaf(row: AuditRow) -> bytes:
@@ -62,17 +64,21 @@ def row_leaf(row: AuditRow) -> bytes:
 
 def link(event: ConsentEvent, seq: int, prev_hash: str, leaf_index: int = -1) -> AuditRow:
     """Give ``event`` its place in the chain after ``prev_hash`` (with its own copies)."""
+    return link_leaf(event, seq, prev_hash, leaf_index)[0]
+
+
+def link_leaf(
+    event: ConsentEvent, seq: int, prev_hash: str, leaf_index: int
+) -> tuple[AuditRow, bytes]:
+    """:func:`link`, and the row's leaf hash from the same canonical bytes."""
     values = {name: getattr(event, name) for name in EVENT_FIELDS}
     values["choices"] = dict(event.choices)
     if event.detail is not None:
         values["detail"] = dict(event.detail)
-    return AuditRow(
-        seq=seq,
-        prev_hash=prev_hash,
-        hash=row_hash(seq, prev_hash, event),
-        leaf_index=leaf_index,
-        **values,
-    )
+    content = canonical_json(row_content(seq, event))
+    chained = _chained(prev_hash, content)
+    row = AuditRow(seq=seq, prev_hash=prev_hash, hash=chained, leaf_index=leaf_index, **values)
+    return row, leaf_hash(content)
 
 
 def chain(
@@ -80,10 +86,12 @@ def chain(
     next_seq: int,
     heads: Mapping[str, str],
     sizes: Mapping[str, int] | None = None,
+    leaves: list[bytes] | None = None,
 ) -> list[AuditRow]:
     """Link ``events`` in order, numbering from ``next_seq``, each after its site's head."""
     events = list(events)
-    return chain_seqs(events, range(next_seq, next_seq + len(events)), heads, sizes=sizes)
+    seqs = range(next_seq, next_seq + len(events))
+    return chain_seqs(events, seqs, heads, sizes=sizes, leaves=leaves)
 
 
 def chain_seqs(
@@ -92,6 +100,7 @@ def chain_seqs(
     heads: Mapping[str, str],
     not_before: Mapping[str, datetime] | None = None,
     sizes: Mapping[str, int] | None = None,
+    leaves: list[bytes] | None = None,
 ) -> list[AuditRow]:
     """Link ``events`` in order with the given ascending ``seqs`` (gaps allowed).
 
@@ -100,20 +109,24 @@ def chain_seqs(
     each site's head ``created_at``: an event stamped earlier (another replica's clock,
     or a request that waited longer) is stamped with the head's time instead, so time
     never runs backwards along a chain and a purge by time always removes a prefix.
-    ``sizes`` holds each site's tree size: its next row's ``leaf_index``.
+    ``sizes`` holds each site's tree size: its next row's ``leaf_index``. ``leaves``,
+    if given, receives each row's leaf hash, computed with its chain hash (the store
+    grows the tree from them without encoding the row again).
     """
     current = dict(heads)
     latest = dict(not_before or {})
-    leaves = dict(sizes or {})
+    next_leaf = dict(sizes or {})
     rows = []
     for event, seq in zip(events, seqs, strict=True):
         floor = latest.get(event.site_id)
         if floor is not None and event.created_at < floor:
             event = replace(event, created_at=floor)
         latest[event.site_id] = event.created_at
-        leaf_index = leaves.get(event.site_id, 0)
-        leaves[event.site_id] = leaf_index + 1
-        row = link(event, seq, current.get(event.site_id, GENESIS), leaf_index)
+        leaf_index = next_leaf.get(event.site_id, 0)
+        next_leaf[event.site_id] = leaf_index + 1
+        row, leaf = link_leaf(event, seq, current.get(event.site_id, GENESIS), leaf_index)
+        if leaves is not None:
+            leaves.append(leaf)
         current[event.site_id] = row.hash
         rows.append(row)
     return rows

@@ -8,11 +8,14 @@ are JSON-ready: hashes in base64, as checkpoints write them.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from consent_service.audit import merkle
-from consent_service.audit.heads import Checkpoint, HeadError
+from consent_service.audit.chain import row_leaf
+from consent_service.audit.events import AuditRow
+from consent_service.audit.heads import HeadError
 from consent_service.audit.signing import LogSigner
 from consent_service.audit.tiles import TileTree, proof_tiles
 from consent_service.store.base import Store, TreeHead
@@ -119,6 +122,40 @@ async def _tree(
     return TileTree(size, await store.read_tiles(site_id, keys))
 
 
-def checkpoint_of(head: Head) -> Checkpoint:
-    """The checkpoint a head signs."""
-    return Checkpoint(head.origin, head.size, head.root_hash)
+async def tree_proof(
+    store: Store, signer: LogSigner, site_id: str, rows: Sequence[AuditRow]
+) -> dict[str, Any]:
+    """The officer's proof that ``rows`` are leaves of the site's tree under its signed head.
+
+    Each row's leaf hash is recomputed from its content and checked against its inclusion
+    proof and the head's root, as anyone can with the answer alone: ``verified`` only
+    when every one holds and the head's signature verifies with the log's keys.
+    """
+    try:
+        head = await current_head(store, signer, site_id)
+    except HeadError as exc:
+        return {"head": None, "leaves": [], "verified": False, "problem": str(exc)}
+    indexes = [row.leaf_index for row in rows]
+    leaves = []
+    try:
+        paths = await inclusion(store, site_id, indexes, head.size)
+    except (ProofError, KeyError) as exc:
+        return {"head": head.to_dict(), "leaves": [], "verified": False, "problem": str(exc)}
+    for row, path in zip(rows, paths, strict=True):
+        leaf = row_leaf(row)
+        included = merkle.verify_inclusion(leaf, row.leaf_index, head.size, path, head.root_hash)
+        leaves.append(
+            {
+                "seq": row.seq,
+                "leaf_index": row.leaf_index,
+                "leaf_hash": b64(leaf),
+                "inclusion": [b64(h) for h in path],
+                "included": included,
+            }
+        )
+    return {
+        "head": head.to_dict(),
+        "leaves": leaves,
+        "verified": all(leaf["included"] for leaf in leaves),
+        "problem": None,
+    }

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from consent_service.audit.integrity import verify_log
+from consent_service.audit.signing import load_signer
 from consent_service.audit.witness import WitnessError, read_heads
 from consent_service.cli.common import database_arg, settings_of, with_store
 from consent_service.store import Store, open_store
@@ -42,7 +43,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     """``migrate``: apply pending migrations and list them."""
 
     async def go() -> list[str]:
-        store = open_store(settings_of(args).database_url)
+        settings = settings_of(args)
+        store = open_store(settings.database_url)
+        # As serve does: the tree of an older log is built and its head signed here.
+        store.signer = load_signer(settings)
         await store.open()
         try:
             return await store.migrate()

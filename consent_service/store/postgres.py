@@ -52,13 +52,13 @@ from consent_service.store.purge import (
 from consent_service.store.records import PurgeResult
 from consent_service.store.sql import Fetch, SqlStore, numbered, texts_values
 from consent_service.store.stats_query import postgres_daily_stats
-from consent_service.store.tree import grow
+from consent_service.store.tree import HeadGuard, grow
 from consent_service.store.tree_build import TREE_BUILD
 
 log = logging.getLogger(__name__)
 
 _LOCK_HEADS = (
-    "SELECT site_id, hash, created_at, size, frontier FROM chain_heads "
+    "SELECT site_id, hash, created_at, size, frontier, note FROM chain_heads "
     "WHERE site_id = ANY($1::text[]) ORDER BY site_id FOR UPDATE"
 )
 _TAKE_SEQS = "SELECT nextval('consent_events_seq') FROM generate_series(1, $1::int)"
@@ -88,6 +88,8 @@ class PostgresStore(SqlStore, PartitionMaintenance, LogImport):
         self._max_readers = readers
         self._months: set[tuple[int, int]] = set()
         self._known_sites: set[str] = set()
+        #: Refuses to sign over rows this log's key did not append.
+        self._guard = HeadGuard()
 
     async def open(self) -> None:
         # Writes get their own small pool, as on SQLite: a crowd of slow export streams
@@ -227,11 +229,12 @@ class PostgresStore(SqlStore, PartitionMaintenance, LogImport):
             raise StoreError("a site's chain head is missing")
         heads = {r["site_id"]: r["hash"] for r in locked}
         floors = {r["site_id"]: r["created_at"] for r in locked if r["created_at"]}
-        edges = await open_tree_edges(conn, locked)
+        edges = await open_tree_edges(conn, locked, self._guard, self.signer)
         seqs = sorted(r[0] for r in await conn.fetch(_TAKE_SEQS, len(events)))
         sizes = {site: edge.size for site, edge in edges.items()}
-        rows = chain_seqs(events, seqs, heads, floors, sizes)
-        await write_rows(conn, rows, *grow(edges, rows, self.signer))
+        leaves: list[bytes] = []
+        rows = chain_seqs(events, seqs, heads, floors, sizes, leaves)
+        await write_rows(conn, rows, *grow(edges, rows, leaves, self.signer, self._guard))
         if texts:
             await self._insert_texts(conn, texts)
         return rows

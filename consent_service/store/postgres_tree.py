@@ -16,6 +16,7 @@ from consent_service.audit.tiles import TreeEdge
 from consent_service.store.columns import POSTGRES_TYPES, UNNEST_INSERT, column_arrays
 from consent_service.store.sql import numbered
 from consent_service.store.tree import (
+    HeadGuard,
     NewHead,
     edge_tiles_where,
     open_edges,
@@ -53,11 +54,15 @@ _APPEND_ONLY = (
 _TILES_SQL = "SELECT site_id, level, idx, hashes FROM log_tiles WHERE {}"
 
 
-async def open_tree_edges(conn: Any, locked: Sequence[Mapping[str, Any]]) -> dict[str, TreeEdge]:
-    """The tree edges of the sites whose ``chain_heads`` rows ``locked`` holds."""
-    trees = {r["site_id"]: (r["size"], r["frontier"]) for r in locked}
-    where, args = edge_tiles_where({site: size for site, (size, _) in trees.items()})
-    return open_edges(trees, await conn.fetch(numbered(_TILES_SQL.format(where)), *args))
+async def open_tree_edges(
+    conn: Any, locked: Sequence[Mapping[str, Any]], guard: HeadGuard, signer: LogSigner | None
+) -> dict[str, TreeEdge]:
+    """The tree edges of the sites whose ``chain_heads`` rows ``locked`` holds, each
+    checked by ``guard`` to be the tree the log signed."""
+    trees = {r["site_id"]: (r["size"], r["frontier"], r["note"]) for r in locked}
+    where, args = edge_tiles_where({site: tree[0] for site, tree in trees.items()})
+    tiles = await conn.fetch(numbered(_TILES_SQL.format(where)), *args)
+    return open_edges(trees, tiles, guard, signer)
 
 
 async def write_rows(

@@ -39,6 +39,7 @@ from consent_service.store.records import PurgeResult
 from consent_service.store.sql import texts_values
 from consent_service.store.sqlite_commit import Checkpointer, CommitPlacement
 from consent_service.store.tree import (
+    HeadGuard,
     edge_tiles_where,
     grow,
     open_edges,
@@ -77,6 +78,8 @@ class ChainWriter:
         self._thread: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
+        #: Refuses to sign over rows this log's key did not append.
+        self.guard = HeadGuard()
 
     async def open(self) -> None:
         """Connect on the thread; the connection's commits never checkpoint (one could
@@ -206,8 +209,8 @@ class ChainWriter:
                 conn.execute("ROLLBACK")
             raise
 
-    @staticmethod
     def _stage(
+        self,
         conn: sqlite3.Connection,
         events: Sequence[ConsentEvent],
         texts: Sequence[TextsSnapshot],
@@ -217,21 +220,23 @@ class ChainWriter:
         the writes to run."""
         last = conn.execute(_LAST_SEQ).fetchone()
         heads: dict[str, str] = {}
-        trees: dict[str, tuple[int, bytes]] = {}
+        trees: dict[str, tuple[int, bytes, str | None]] = {}
         for site_id in dict.fromkeys(e.site_id for e in events):
             head = conn.execute(
-                "SELECT hash, size, frontier FROM chain_heads WHERE site_id = ?", (site_id,)
+                "SELECT hash, size, frontier, note FROM chain_heads WHERE site_id = ?", (site_id,)
             ).fetchone()
             if head is not None:
                 heads[site_id] = head[0]
-            trees[site_id] = (head[1], head[2]) if head is not None else (0, b"")
-        where, args = edge_tiles_where({site: size for site, (size, _) in trees.items()})
+            trees[site_id] = (head[1], head[2], head[3]) if head is not None else (0, b"", None)
+        where, args = edge_tiles_where({site: tree[0] for site, tree in trees.items()})
         tiles = conn.execute(
             f"SELECT site_id, level, idx, hashes FROM log_tiles WHERE {where}", args
         )
-        edges = open_edges(trees, tiles.fetchall())
-        rows = chain(events, int(last[0]) + 1, heads, {s: e.size for s, e in edges.items()})
-        new_heads, new_tiles = grow(edges, rows, signer)
+        edges = open_edges(trees, tiles.fetchall(), self.guard, signer)
+        leaves: list[bytes] = []
+        sizes = {site: edge.size for site, edge in edges.items()}
+        rows = chain(events, int(last[0]) + 1, heads, sizes, leaves)
+        new_heads, new_tiles = grow(edges, rows, leaves, signer, self.guard)
         writes: list[_Write] = [
             (
                 "INSERT INTO chain_heads (site_id, seq, hash, size, frontier, note) VALUES "

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from consent_service.audit.chain import row_leaf
 from consent_service.audit.events import AuditRow
+from consent_service.audit.heads import HeadError
 from consent_service.audit.signing import LogSigner
 from consent_service.audit.tiles import (
     Frontier,
@@ -24,6 +24,7 @@ from consent_service.audit.tiles import (
     prefix_range,
     prefix_tiles,
 )
+from consent_service.store.base import StoreError
 
 
 @dataclass(frozen=True)
@@ -63,34 +64,90 @@ def prefix_hashes(size: int, tiles: Sequence[Sequence[Any]]) -> list[str]:
 
 
 def open_edges(
-    heads: Mapping[str, tuple[int, bytes]], tiles: Sequence[Sequence[Any]]
+    heads: Mapping[str, tuple[int, bytes, str | None]],
+    tiles: Sequence[Sequence[Any]],
+    guard: HeadGuard | None = None,
+    signer: LogSigner | None = None,
 ) -> dict[str, TreeEdge]:
-    """Each site's :class:`TreeEdge` from its ``(size, frontier)`` and the tiles read."""
+    """Each site's :class:`TreeEdge` from its ``(size, frontier, note)`` and the tiles read;
+    with a ``signer``, each checked by ``guard`` to be the tree the log signed."""
     found: dict[str, dict[TileKey, bytes]] = {site: {} for site in heads}
     for site_id, level, idx, hashes in tiles:
         found[site_id][int(level), int(idx)] = bytes(hashes)
-    return {
-        site: TreeEdge(Frontier.decode(size, bytes(frontier)), found[site])
-        for site, (size, frontier) in heads.items()
-    }
+    edges = {}
+    for site, (size, frontier, note) in heads.items():
+        edges[site] = edge = TreeEdge(Frontier.decode(size, bytes(frontier)), found[site])
+        if guard is not None and signer is not None:
+            guard.check(site, edge, note, signer)
+    return edges
+
+
+class UnsignedTree(StoreError):
+    """A site's stored tree has grown past its newest signed head: rows were appended
+    without the log key. The store refuses to sign over them (and so to append)."""
+
+
+class HeadGuard:
+    """Checks, before a batch extends a site's tree, that the tree is the signed one.
+
+    Otherwise an insider could insert a row, update ``chain_heads`` to match, and have
+    the service's next signature cover it. The tree state this store last signed is
+    remembered; any other state (another replica's, or after a restart) must carry a
+    signed head that verifies and names exactly that size and root.
+    """
+
+    def __init__(self) -> None:
+        self._signed: dict[str, tuple[int, bytes]] = {}
+
+    def check(self, site_id: str, edge: TreeEdge, note: str | None, signer: LogSigner) -> None:
+        """Raise :class:`UnsignedTree` unless ``edge`` is the site's newest signed tree."""
+        state = (edge.size, edge.frontier.encode())
+        if edge.size == 0 or self._signed.get(site_id) == state:
+            return
+        if note is None:
+            raise UnsignedTree(f"the tree of {site_id} ({edge.size} leaves) has no signed head")
+        try:
+            head = signer.verify(site_id, note).checkpoint
+        except HeadError as exc:
+            raise UnsignedTree(f"the signed head of {site_id} does not verify: {exc}") from None
+        if head.size != edge.size or head.root_hash != edge.frontier.root():
+            raise UnsignedTree(
+                f"the tree of {site_id} has {edge.size} leaves, its signed head {head.size}: "
+                "rows were appended without the log key; refusing to sign over them"
+            )
+        self._signed[site_id] = state
+
+    def signed(self, head: NewHead) -> None:
+        """Remember the state this store just signed."""
+        self._signed[head.site_id] = (head.size, head.frontier)
 
 
 def grow(
-    edges: Mapping[str, TreeEdge], rows: Sequence[AuditRow], signer: LogSigner | None
+    edges: Mapping[str, TreeEdge],
+    rows: Sequence[AuditRow],
+    leaves: Sequence[bytes],
+    signer: LogSigner | None,
+    guard: HeadGuard | None = None,
 ) -> tuple[list[NewHead], list[tuple[str, int, int, bytes]]]:
-    """Append ``rows``' leaves; the sites' new heads and the tiles to write."""
+    """Append ``rows``' ``leaves``; the sites' new heads (signed, and remembered by
+    ``guard``, when there is a ``signer``) and the tiles to write."""
     newest: dict[str, AuditRow] = {}
-    for row in rows:
+    for row, leaf in zip(rows, leaves, strict=True):
         edge = edges[row.site_id]
         if row.leaf_index != edge.size:
             raise ValueError(f"row {row.seq} is not the next leaf of {row.site_id}'s tree")
-        edge.append(row_leaf(row))
+        edge.append(leaf)
         newest[row.site_id] = row
     heads, tiles = [], []
     for site_id, row in newest.items():
         edge = edges[site_id]
         root = edge.frontier.root()
         note = None if signer is None else signer.sign(site_id, edge.size, root)
-        heads.append(NewHead(site_id, row.seq, row.hash, edge.size, edge.frontier.encode(), note))
+        head = NewHead(site_id, row.seq, row.hash, edge.size, edge.frontier.encode(), note)
+        if guard is not None and note is not None:
+            # Before the commit: if it fails, the next batch finds the older state and
+            # checks its signed head instead (the slow path), so this is never too trusting.
+            guard.signed(head)
+        heads.append(head)
         tiles += [(site_id, level, idx, hashes) for level, idx, hashes in edge.changed()]
     return heads, tiles

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
 from starlette.testclient import TestClient
 
+from consent_service.audit import merkle
+from consent_service.audit.canonical import canonical_json
 from consent_service.audit.events import ROW_FIELDS
+from consent_service.audit.heads import Verifier, verify_head
 from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 
@@ -124,3 +128,37 @@ def test_c22_a_deleted_neighbour_shows_in_the_proof(
     ).json()
     assert before["rows"][0]["proof"]["followed"] is False
     assert after["rows"][0]["proof"]["linked"] is False
+
+
+def test_c22_the_proof_places_each_row_under_the_signed_head(
+    admin_client: TestClient, make_token: Callable[..., str], raw_db: RawDb
+) -> None:
+    """Issue 16: every row's leaf, its inclusion proof and the signed head, checkable by
+    anyone with the answer and the log's public key alone."""
+    token = make_token("demo")
+    first = admin_client.post("/v1/sites/demo/consent", json={"action": "accept-all"}).json()
+    for action in ("save", "reject-all"):
+        admin_client.post("/v1/sites/demo/consent", json={"action": action})
+    url = f"/admin/v1/sites/demo/consents/{first['consent_id']}"
+    proof = admin_client.get(url, headers=bearer(token)).json()
+    tree = proof["tree"]
+    assert proof["verified"] is True and tree["verified"] is True
+    keys = admin_client.get("/v1/sites/demo/log/key").json()["keys"]
+    head = verify_head(tree["head"]["checkpoint"], [Verifier.from_vkey(k["vkey"]) for k in keys])
+    assert head.checkpoint.size == 3
+    for row, leaf in zip(proof["rows"], tree["leaves"], strict=True):
+        assert leaf["seq"] == row["seq"]
+        content = {k: v for k, v in row.items() if k not in ("prev_hash", "hash", "proof")}
+        if content.get("detail") is None:
+            content.pop("detail", None)
+        mine = merkle.leaf_hash(canonical_json(content))
+        assert base64.b64encode(mine).decode() == leaf["leaf_hash"]
+        path = [base64.b64decode(h) for h in leaf["inclusion"]]
+        assert merkle.verify_inclusion(
+            mine, leaf["leaf_index"], head.checkpoint.size, path, head.checkpoint.root_hash
+        )
+    # A row edited in place no longer hashes to a leaf of the signed tree.
+    tamper(raw_db, "UPDATE consent_events SET page = 'https://evil.example/' WHERE seq = 1")
+    edited = admin_client.get(url, headers=bearer(token)).json()
+    assert edited["tree"]["leaves"][0]["included"] is False
+    assert edited["verified"] is False

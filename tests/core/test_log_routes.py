@@ -109,3 +109,24 @@ def test_bad_proof_requests_get_422_and_no_cookie_no_receipt(
     assert client.get("/v1/sites/demo/log/inclusion?index=1&size=1").status_code == 422
     assert client.get("/v1/sites/demo/receipt").status_code == 404
     assert client.get("/v1/sites/nope/log/head").status_code == 404
+
+
+def test_the_receipt_answers_the_widgets_preflight_from_a_listed_origin(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client()
+    origin = "http://localhost"  # the demo lists "self"
+    answer = client.options(
+        "/v1/sites/demo/receipt",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "kakor-token",
+        },
+    )
+    assert answer.status_code == 204
+    assert answer.headers["access-control-allow-origin"] == origin
+    assert "kakor-token" in answer.headers["access-control-allow-headers"].lower()
+    unlisted = client.options("/v1/sites/demo/receipt", headers={"Origin": "https://evil.example"})
+    assert unlisted.status_code == 403
+    assert unlisted.json()["error"]["code"] == "origin_not_allowed"

@@ -356,3 +356,30 @@ def _resign_checkpoint(database_url: str, before: str) -> None:
         )
     finally:
         db.close()
+
+
+def test_the_service_never_signs_over_a_row_it_did_not_append(
+    client: TestClient, watched: Path, database_url: str
+) -> None:
+    """A forged row that the next honest commit would cover: the store refuses to sign
+    over it, so the consent is refused (503, nothing acknowledged) and the forgery stays
+    outside every signed head."""
+    rows = stored_rows(database_url)
+    last = rows[-1]
+    forged = link(
+        replace(_event(last), consent_id="forged", event_id="e" * 32),
+        last.seq + 1,
+        last.hash,
+        leaf_index=len(rows),
+    )
+    db = RawDb(database_url)
+    try:
+        insert(db, database_url, forged)
+        set_head(db, [*rows, forged])
+    finally:
+        db.close()
+    answer = post_consent(client, {"action": "accept-all"})
+    assert answer.status_code == 503
+    assert len(stored_rows(database_url)) == len(rows) + 1  # only the forged row
+    code, report = verify(database_url, watched)
+    assert code == 1 and "a forged tail" in problems(report)
