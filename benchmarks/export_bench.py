@@ -34,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 from benchmarks.procs import cpu_seconds, free_port, rss_kib
 from consent_service.audit.chain import GENESIS, chain, row_leaf
 from consent_service.audit.events import STORED_FIELDS, ConsentEvent
+from consent_service.audit.signing import load_signer
 from consent_service.audit.tiles import Frontier, TreeEdge
 from consent_service.audit.timefmt import format_time
-from consent_service.settings import DEMO_CONFIG
+from consent_service.settings import DEMO_CONFIG, Settings
 from consent_service.sites import load_sites
 from consent_service.store import TextsSnapshot, open_store
 from consent_service.store.columns import COLUMNS, sqlite_values
@@ -103,17 +104,19 @@ def seed(path: Path, rows: int, batch: int = 20_000) -> float:
         conn.execute("COMMIT")
         head, seq = linked[-1].hash, seq + len(linked)
     # What an append would have kept beside the rows: the texts their texts_hash names,
-    # and the chain's and the tree's head (verify checks them; unsigned: the bench has
-    # no log key).
+    # and the chain's and the tree's head, signed as the service signs it (with
+    # CONSENT_LOG_KEY_FILE, or the key the service uses beside this file).
     texts = texts_values(
         TextsSnapshot(texts_hash, "demo", "sv", site.policy_version, site.shown_texts("sv"))
     )
     conn.execute(
         "INSERT INTO consent_texts VALUES (?, ?, ?, ?, ?, ?)", (*texts, format_time(start))
     )
+    signer = load_signer(Settings.from_env(database_url=f"sqlite:///{path}"))
+    note = signer.sign("demo", tree.size, tree.frontier.root())
     conn.execute(
-        "INSERT INTO chain_heads VALUES ('demo', ?, ?, ?, ?, NULL)",
-        (seq - 1, head, tree.size, tree.frontier.encode()),
+        "INSERT INTO chain_heads VALUES ('demo', ?, ?, ?, ?, ?)",
+        (seq - 1, head, tree.size, tree.frontier.encode(), note),
     )
     conn.close()
     return time.perf_counter() - started

@@ -160,7 +160,12 @@ OPENAPI: dict[str, Any] = {
         "options": {
             "summary": "CORS preflight (the widget sends Kakor-Token from another host)",
             "parameters": [SITE_PARAM],
-            "responses": {"204": {"description": "Preflight answered"}},
+            "responses": {
+                "204": {"description": "Preflight answered"},
+                "403": error_response("Origin not listed for the site"),
+                "404": error_response("Unknown site"),
+                "422": error_response("A query parameter (this route takes none)"),
+            },
         },
     },
 }

@@ -14,6 +14,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from consent_service.audit.signing import load_signer
+from consent_service.cli.common import existing_signer
 from consent_service.settings import Settings
 from consent_service.store import StoreError, open_store
 
@@ -61,7 +63,9 @@ def cmd_partitions(args: argparse.Namespace) -> int:
             raise StoreError(f"--drop-before: not a date: {args.drop_before!r}") from None
 
     async def go() -> dict[str, Any]:
-        store = open_store(Settings.from_env(database_url=args.database).database_url)
+        settings = Settings.from_env(database_url=args.database)
+        store = open_store(settings.database_url)
+        store.signer = existing_signer(settings)
         if not isinstance(store, PostgresStore):
             raise StoreError("partitions exist only on PostgreSQL (use `purge` on SQLite)")
         await store.open()
@@ -88,7 +92,9 @@ def cmd_import_log(args: argparse.Namespace) -> int:
     from consent_service.store.postgres import PostgresStore
 
     async def go() -> dict[str, Any]:
-        target = open_store(Settings.from_env(database_url=args.database).database_url)
+        settings = Settings.from_env(database_url=args.database)
+        target = open_store(settings.database_url)
+        target.signer = load_signer(settings)
         if not isinstance(target, PostgresStore):
             raise StoreError(
                 "import-log fills a PostgreSQL database: give --database postgresql://…"

@@ -9,6 +9,7 @@ chain verifies, and the restarted server extends the chain.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -90,7 +91,11 @@ def _verify_cli(url: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"CONSENT_SECRET_KEYS": KEY, "PATH": "/usr/bin:/bin"},
+        env={
+            "CONSENT_SECRET_KEYS": KEY,
+            "CONSENT_LOG_KEY_FILE": os.environ["CONSENT_LOG_KEY_FILE"],  # the servers' key
+            "PATH": "/usr/bin:/bin",
+        },
         check=False,
     )
 

@@ -25,6 +25,8 @@ def free_port() -> int:
 def service_env(keys: Sequence[str], **extra: str) -> dict[str, str]:
     """The environment a replica runs with: this one minus any CONSENT_*, plus ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
+    if "CONSENT_LOG_KEY_FILE" in os.environ:  # every replica signs with the run's one key
+        env["CONSENT_LOG_KEY_FILE"] = os.environ["CONSENT_LOG_KEY_FILE"]
     env.update(
         CONSENT_SECRET_KEYS=",".join(keys),
         CONSENT_RATE_LIMIT="0",
