@@ -59,12 +59,18 @@ end
 """
 
 
-def _start(which: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _start(
+    which: str, env: dict[str, str], code: Path = ROOT
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``benchmarks.serve which`` from the checkout at ``code`` (this one by default)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.serve", which, str(port)],
-        env=env,
-        cwd=Path(__file__).resolve().parent.parent,
+        env={**env, "PYTHONPATH": str(code)} if code != ROOT else env,
+        cwd=code,
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -128,13 +134,19 @@ def _cpu_median(runs: list[dict[str, float]]) -> dict[str, float]:
 APPS = ("bare", "kakor", "bare-h11", "kakor-h11")
 
 
-def _measure(
-    which: str, env: dict[str, str], script: Path, seconds: int, connections: int
+def measure(
+    which: str,
+    env: dict[str, str],
+    script: Path,
+    seconds: int,
+    connections: int,
+    code: Path = ROOT,
 ) -> dict[str, float]:
-    """One wrk run against a fresh server ``which``, with its CPU per request."""
+    """One wrk run against a fresh server ``which`` (of the checkout at ``code``), with its
+    CPU per request."""
     parser = {"CONSENT_HTTP_PARSER": "h11"} if which == "kakor-h11" else {}
     app = "kakor" if which.startswith("kakor") else which
-    proc, base = _start(app, {**env, **parser})
+    proc, base = _start(app, {**env, **parser}, code)
     try:
         user, system = cpu_times(proc.pid)
         result = _wrk(base, script, seconds, connections)
@@ -211,7 +223,7 @@ def main() -> None:
         runs: dict[str, list[dict[str, float]]] = {app: [] for app in apps}
         for _ in range(args.rounds):
             for which in apps:
-                result = _measure(which, env, script, args.seconds, connections)
+                result = measure(which, env, script, args.seconds, connections)
                 runs[which].append(result)
                 if which.startswith("kakor"):  # the start-up probe's consent counts too
                     acknowledged += int(result["requests"] - result["non2xx"]) + 1

@@ -25,19 +25,14 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
-
-from benchmarks.consent_throughput import BODY, LUA, _wrk
-from benchmarks.procs import cpu_times, free_port
+from benchmarks.consent_throughput import BODY, LUA, ROOT, measure
 from consent_service.audit.integrity import verify_log
 from consent_service.audit.signing import load_signer
 from consent_service.settings import Settings
 from consent_service.store import open_store
 
-ROOT = Path(__file__).resolve().parent.parent
 #: The last commit before the Merkle tree and signed heads.
 BEFORE = "c697202"
 
@@ -52,38 +47,12 @@ def _export(ref: str, into: Path) -> Path:
     return into
 
 
-def _serve(code: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.serve", "kakor", str(port)],
-        env={**env, "PYTHONPATH": str(code)},
-        cwd=code,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.post(f"{base}/v1/sites/demo/consent", json=BODY, timeout=1)
-            return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"the service of {code} did not start")
-
-
 def _measure(
     code: Path, env: dict[str, str], script: Path, seconds: int, connections: int
 ) -> dict[str, float]:
-    proc, base = _serve(code, env)
-    try:
-        user, system = cpu_times(proc.pid)
-        result = _wrk(base, script, seconds, connections)
-        user_after, system_after = cpu_times(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    done = max(result["requests"], 1)
+    result = measure("kakor", env, script, seconds, connections, code)
     result["cpu_us_per_request"] = round(
-        (user_after - user + system_after - system) / done * 1e6, 1
+        result["cpu_user_us_per_request"] + result["cpu_sys_us_per_request"], 1
     )
     return result
 

@@ -7,6 +7,9 @@ proofs between fixed sizes never change, so they are cacheable for long.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -83,14 +86,8 @@ async def consistency(request: Request) -> Response:
     st, site_id = _site(request)
     _only(request, "from", "to")
     first, second = _size(request, "from"), _size(request, "to")
-    try:
+    with _proof_errors("from"):
         proof = await proofs.consistency(st.store, site_id, first, second)
-    except proofs.ProofError as exc:
-        raise InvalidField("from", str(exc)) from None
-    except StoreError as exc:
-        raise StoreUnavailable(str(exc)) from None
-    except KeyError:
-        raise LogUnavailable("the tree's stored hashes are missing") from None
     body = {"from": first, "to": second, "proof": [proofs.b64(h) for h in proof]}
     return JSONResponse(body, headers=_PROOF_CACHE)
 
@@ -100,16 +97,23 @@ async def inclusion(request: Request) -> Response:
     st, site_id = _site(request)
     _only(request, "index", "size")
     index, size = _size(request, "index"), _size(request, "size")
-    try:
+    with _proof_errors("index"):
         [proof] = await proofs.inclusion(st.store, site_id, [index], size)
+    body = {"index": index, "size": size, "proof": [proofs.b64(h) for h in proof]}
+    return JSONResponse(body, headers=_PROOF_CACHE)
+
+
+@contextmanager
+def _proof_errors(field: str) -> Iterator[None]:
+    """A proof's failures as answers: sizes out of range are the asker's (422)."""
+    try:
+        yield
     except proofs.ProofError as exc:
-        raise InvalidField("index", str(exc)) from None
+        raise InvalidField(field, str(exc)) from None
     except StoreError as exc:
         raise StoreUnavailable(str(exc)) from None
     except KeyError:
         raise LogUnavailable("the tree's stored hashes are missing") from None
-    body = {"index": index, "size": size, "proof": [proofs.b64(h) for h in proof]}
-    return JSONResponse(body, headers=_PROOF_CACHE)
 
 
 async def receipt(request: Request) -> Response:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -21,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from consent_service.audit import merkle
-from consent_service.audit.heads import HeadError, SignedHead, Verifier, verify_head
-from consent_service.audit.timefmt import format_time
+from consent_service.audit.heads import HeadError, SignedHead, Verifier
+from consent_service.audit.logclient import LogUnreachable, get_json, signed_head
+from consent_service.audit.timefmt import format_time, parse_time
 
 #: Keep a head of an unchanged size again once this old (seconds): its timestamp then
 #: bounds, for a later verify, when the log had that size.
@@ -79,16 +78,12 @@ def read_heads(path: Path) -> list[WitnessedHead]:
 Fetch = Callable[[str], Any]
 
 
-def http_json(url: str, timeout: float = 10.0) -> Any:
-    """GET ``url`` and parse its JSON; any failure is a :class:`WitnessError`."""
-    if not url.startswith(("http://", "https://")):
-        raise WitnessError(f"{url}: only http and https URLs")
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - checked above
+def http_json(url: str) -> Any:
+    """:func:`~.logclient.get_json`, its failures as :class:`WitnessError`."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - checked above
-            return json.loads(answer.read(1 << 20))
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise WitnessError(f"{url}: {exc}") from None
+        return get_json(url)
+    except LogUnreachable as exc:
+        raise WitnessError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -137,11 +132,8 @@ class Witness:
                 raise WitnessError("the log's /log/key answer is malformed") from None
         verifiers = [Verifier.from_vkey(v) for v in dict.fromkeys(vkeys)]
         answer = self._fetch(f"{self.base}/head")
-        note = answer.get("checkpoint") if isinstance(answer, dict) else None
-        if not isinstance(note, str):
-            raise WitnessError("the log's /log/head answer has no checkpoint")
         try:
-            head = verify_head(note, verifiers)
+            head = signed_head(answer, verifiers)
         except HeadError as exc:
             raise WitnessError(
                 f"the head does not verify with the pinned key ({exc}); if the log rotated "
@@ -193,6 +185,6 @@ class Witness:
 
 def _seconds(text: str) -> float:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return parse_time(text).timestamp()
     except ValueError:
         return 0.0

@@ -22,22 +22,15 @@ import base64
 import binascii
 import json
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from consent_service.audit.canonical import canonical_json
-from consent_service.audit.heads import HeadError, Verifier, verify_head
+from consent_service.audit.heads import HeadError, Verifier
+from consent_service.audit.logclient import LogUnreachable, get_json, log_url, signed_head
 from consent_service.audit.merkle import leaf_hash, verify_inclusion
 from consent_service.audit.receipts import ReceiptError, check_receipt
 from consent_service.sites.rules import SITE_ID
-
-#: How long one request to the log may take, in seconds.
-TIMEOUT = 10.0
-#: A log's answer larger than this is refused (a proof is a few kilobytes).
-MAX_ANSWER = 1 << 20
 
 
 class InputError(Exception):
@@ -183,24 +176,10 @@ def _signature(document: Any, trusted: list[Verifier], source: str) -> str:
 
 def _get(base: str, site_id: str, route: str) -> Any:
     """The JSON answer of ``GET {base}/v1/sites/{site}/{route}``."""
-    if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
-        raise InputError(f"--log {base!r} is not an http(s) URL")
-    url = f"{base.rstrip('/')}/v1/sites/{urllib.parse.quote(site_id)}/{route}"
-    # The scheme is checked above: never file: or another of urllib's schemes.
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:  # noqa: S310
-            raw = answer.read(MAX_ANSWER + 1)
-    except urllib.error.HTTPError as exc:
-        raise InputError(f"{url}: the log answered {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise InputError(f"{url}: cannot reach the log ({exc})") from None
-    if len(raw) > MAX_ANSWER:
-        raise InputError(f"{url}: the answer is too large")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError(f"{url}: the answer is not JSON") from None
+        return get_json(log_url(base, site_id, route))
+    except LogUnreachable as exc:
+        raise InputError(f"--log: {exc}") from None
 
 
 def _log_keys(base: str, site_id: str) -> list[Verifier]:
@@ -216,11 +195,8 @@ def _head(
 ) -> tuple[int, int, bytes]:
     """The size, time and root of the log's newest head, which ``trusted`` signed."""
     answer = _get(base, body["site_id"], "log/head")
-    note = answer.get("checkpoint") if isinstance(answer, dict) else None
-    if not isinstance(note, str):
-        raise InputError("the log's head has no checkpoint")
     try:
-        head = verify_head(note, trusted)
+        head = signed_head(answer, trusted)
     except HeadError as exc:
         message = f"the log's head does not verify with the key from {source}: {exc}"
         raise ReceiptError(message) from None

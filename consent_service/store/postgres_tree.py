@@ -110,7 +110,7 @@ async def build_trees_locked(
 
     async with conn.transaction():
         await conn.execute("SELECT 1 FROM chain_heads FOR UPDATE")
-        await conn.execute("DROP TRIGGER consent_events_append_only ON consent_events")
+        await conn.execute("DROP TRIGGER IF EXISTS consent_events_append_only ON consent_events")
         await build_trees(fetch, many, to_row, signer)
         await conn.execute(_APPEND_ONLY)
         await conn.execute(

@@ -165,7 +165,7 @@ class SqliteStore(SqlStore):
             if TREE_BUILD in await _versions(conn):  # another process built them first
                 await conn.rollback()
                 return
-            await conn.execute("DROP TRIGGER consent_events_append_only")
+            await conn.execute("DROP TRIGGER IF EXISTS consent_events_append_only")
             await build_trees(fetch, many, self._row, self.signer)
             await conn.execute(_APPEND_ONLY)
             await conn.execute(

@@ -105,14 +105,8 @@ def set_head(db: RawDb, rows: list[AuditRow], start: Frontier | None = None) -> 
     )
 
 
-def test_the_untampered_log_passes_with_its_witness(watched: Path, database_url: str) -> None:
-    code, report = verify(database_url, watched)
-    assert code == 0, report
-    assert report["tree"]["witnessed"] == 5 and report["tree"]["roots_compared"] >= 5
-    assert WITHOUT_WITNESS[0] not in report["cannot_rule_out"]
-
-
-def test_a_forged_tail_row_is_named(watched: Path, database_url: str) -> None:
+def forge_tail(database_url: str) -> list[AuditRow]:
+    """Append a forged accept-all row as an honest append would, but unsigned; every row."""
     rows = stored_rows(database_url)
     last = rows[-1]
     forged = link(
@@ -127,6 +121,18 @@ def test_a_forged_tail_row_is_named(watched: Path, database_url: str) -> None:
         set_head(db, [*rows, forged])
     finally:
         db.close()
+    return [*rows, forged]
+
+
+def test_the_untampered_log_passes_with_its_witness(watched: Path, database_url: str) -> None:
+    code, report = verify(database_url, watched)
+    assert code == 0, report
+    assert report["tree"]["witnessed"] == 5 and report["tree"]["roots_compared"] >= 5
+    assert WITHOUT_WITNESS[0] not in report["cannot_rule_out"]
+
+
+def test_a_forged_tail_row_is_named(watched: Path, database_url: str) -> None:
+    forge_tail(database_url)
     code, report = verify(database_url, watched)
     assert code == 1
     assert report["first_broken"] is None  # the chain itself is flawless
@@ -364,22 +370,9 @@ def test_the_service_never_signs_over_a_row_it_did_not_append(
     """A forged row that the next honest commit would cover: the store refuses to sign
     over it, so the consent is refused (503, nothing acknowledged) and the forgery stays
     outside every signed head."""
-    rows = stored_rows(database_url)
-    last = rows[-1]
-    forged = link(
-        replace(_event(last), consent_id="forged", event_id="e" * 32),
-        last.seq + 1,
-        last.hash,
-        leaf_index=len(rows),
-    )
-    db = RawDb(database_url)
-    try:
-        insert(db, database_url, forged)
-        set_head(db, [*rows, forged])
-    finally:
-        db.close()
+    rows = forge_tail(database_url)
     answer = post_consent(client, {"action": "accept-all"})
     assert answer.status_code == 503
-    assert len(stored_rows(database_url)) == len(rows) + 1  # only the forged row
+    assert len(stored_rows(database_url)) == len(rows)  # the honest rows and the forged one
     code, report = verify(database_url, watched)
     assert code == 1 and "a forged tail" in problems(report)
