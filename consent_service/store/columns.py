@@ -22,6 +22,13 @@ from consent_service.store.records import choices_json
 
 #: The columns of ``consent_events``, for ``SELECT`` and ``INSERT`` lists.
 COLUMNS = ", ".join(ROW_FIELDS)
+#: :data:`COLUMNS` for an export on PostgreSQL: ``created_at`` as the text
+#: :func:`~consent_service.audit.timefmt.format_time` writes, made by the database, as
+#: SQLite stores it; so an export page holds the same values on both stores.
+EXPORT_COLUMNS_TIMESTAMPTZ = COLUMNS.replace(
+    "created_at",
+    """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at""",
+)
 
 #: The PostgreSQL type of each column: JSON is kept as text, as on SQLite.
 POSTGRES_TYPES = tuple(

@@ -10,16 +10,24 @@ with the dialect, because there the two databases work differently.
 from __future__ import annotations
 
 import abc
+import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 from consent_service.audit.events import CHECKPOINT, AuditRow
 from consent_service.store.base import Store, TextsSnapshot
-from consent_service.store.columns import COLUMNS, audit_row, detail_json, read_time, stored_time
+from consent_service.store.columns import (
+    COLUMNS,
+    EXPORT_COLUMNS_TIMESTAMPTZ,
+    audit_row,
+    detail_json,
+    read_time,
+    stored_time,
+)
 from consent_service.store.records import AccessEntry, AdminToken, DayCounts
 from consent_service.store.stats_query import StatsQuery, day_counts
 
@@ -32,6 +40,9 @@ _ACCESS_COLUMNS = "id, at, token_id, role, site_id, action, detail"
 INSERT_TOKEN = f"INSERT INTO admin_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 #: Access-log lines per page of :meth:`SqlStore.iter_access_log`.
 _ACCESS_PAGE = 500
+#: Rows per page of :meth:`SqlStore.export_pages`: about 1 MB of CSV. Fewer rows per
+#: page cost more round trips; more hold more memory for no measurable gain.
+EXPORT_PAGE = 2000
 
 
 @functools.lru_cache(maxsize=256)
@@ -98,11 +109,30 @@ class SqlStore(Store):
         """Run one write statement in a transaction of its own; the rows it changed."""
 
     @abc.abstractmethod
+    async def _insert(self, sql: str, args: Sequence[Any]) -> int:
+        """Run one ``INSERT … RETURNING id`` in a transaction of its own; the id."""
+
+    @abc.abstractmethod
     def _reading(self, snapshot: bool = False) -> AbstractAsyncContextManager[Fetch]:
         """A fetch on one connection, for a walk over pages (in one snapshot if asked)."""
 
     def _row(self, raw: Sequence[Any]) -> AuditRow:
         return audit_row(raw, text_time=self.text_time)
+
+    def _filters(
+        self, site_id: str | None, since: datetime | None, until: datetime | None
+    ) -> tuple[list[str], list[Any]]:
+        """``WHERE`` clauses (the first ``seq > ?``, the key of :func:`_pages`) and their args."""
+        where = ["seq > ?"]
+        args: list[Any] = []
+        if site_id is not None:
+            where.append("site_id = ?")
+            args.append(site_id)
+        for clause, moment in (("created_at >= ?", since), ("created_at < ?", until)):
+            if moment is not None:
+                where.append(clause)
+                args.append(self._time(moment))
+        return where, args
 
     async def iter_rows(
         self,
@@ -113,15 +143,7 @@ class SqlStore(Store):
         after_seq: int = 0,
         batch_size: int = 1000,
     ) -> AsyncIterator[AuditRow]:
-        where = ["seq > ?"]
-        args: list[Any] = []
-        if site_id is not None:
-            where.append("site_id = ?")
-            args.append(site_id)
-        for clause, moment in (("created_at >= ?", since), ("created_at < ?", until)):
-            if moment is not None:
-                where.append(clause)
-                args.append(self._time(moment))
+        where, args = self._filters(site_id, since, until)
         sql = (
             f"SELECT {COLUMNS} FROM consent_events WHERE {' AND '.join(where)} "
             f"ORDER BY seq LIMIT {int(batch_size)}"
@@ -133,6 +155,39 @@ class SqlStore(Store):
             async for page in _pages(fetch, sql, args, after_seq, batch_size):
                 for raw in page:
                     yield self._row(raw)
+
+    async def export_pages(
+        self,
+        *,
+        site_id: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        upto_seq: int,
+        page_size: int = EXPORT_PAGE,
+    ) -> AsyncIterator[Sequence[Sequence[Any]]]:
+        where, args = self._filters(site_id, since, until)
+        where.append("seq <= ?")
+        args.append(upto_seq)
+        columns = COLUMNS if self.text_time else EXPORT_COLUMNS_TIMESTAMPTZ
+        sql = (
+            f"SELECT {columns} FROM consent_events WHERE {' AND '.join(where)} "
+            f"ORDER BY seq LIMIT {int(page_size)}"
+        )
+        async with self._reading(snapshot=True) as fetch:  # one snapshot: see iter_rows
+            page = await fetch(sql, (0, *args))
+            while page:
+                if len(page) < page_size:
+                    yield page
+                    return
+                # The next page is read while this one is written out: the database (its
+                # thread, or its server) and the encoder work at once (docs/performance.md, *Export*).
+                following = asyncio.ensure_future(fetch(sql, (page[-1][0], *args)))
+                try:
+                    yield page
+                except BaseException:
+                    following.cancel()
+                    raise
+                page = await following
 
     async def consent_history(self, site_id: str, consent_id: str) -> list[AuditRow]:
         found = await self._fetch(
@@ -244,10 +299,10 @@ class SqlStore(Store):
         )
         return changed > 0
 
-    async def log_access(self, entry: AccessEntry) -> None:
-        await self._execute(
+    async def log_access(self, entry: AccessEntry) -> int:
+        return await self._insert(
             "INSERT INTO admin_access_log (at, token_id, role, site_id, action, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 self._time(entry.at),
                 entry.token_id,
@@ -256,6 +311,11 @@ class SqlStore(Store):
                 entry.action,
                 detail_json(entry.detail),
             ),
+        )
+
+    async def complete_access(self, entry_id: int, detail: Mapping[str, Any]) -> None:
+        await self._execute(
+            "UPDATE admin_access_log SET detail = ? WHERE id = ?", (detail_json(detail), entry_id)
         )
 
     async def iter_access_log(
