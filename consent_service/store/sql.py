@@ -10,10 +10,9 @@ with the dialect, because there the two databases work differently.
 from __future__ import annotations
 
 import abc
-import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
@@ -28,11 +27,10 @@ from consent_service.store.columns import (
     read_time,
     stored_time,
 )
+from consent_service.store.paging import Fetch as Fetch
+from consent_service.store.paging import pages, pages_ahead
 from consent_service.store.records import AccessEntry, AdminToken, DayCounts
 from consent_service.store.stats_query import StatsQuery, day_counts
-
-#: Fetch the rows of one statement: ``await fetch(sql, args)``.
-Fetch = Callable[[str, Sequence[Any]], Awaitable[Sequence[Sequence[Any]]]]
 
 _TOKEN_COLUMNS = "token_id, token_hash, role, sites, label, created_at, revoked_at"  # noqa: S105 - column names
 _ACCESS_COLUMNS = "id, at, token_id, role, site_id, action, detail"
@@ -74,22 +72,6 @@ def token_values(token: AdminToken, *, text_time: bool) -> tuple[Any, ...]:
     return (token.token_id, token.token_hash, token.role, sites, token.label, created, revoked)
 
 
-async def _pages(
-    fetch: Fetch, sql: str, args: Sequence[Any], after: int, size: int
-) -> AsyncIterator[Sequence[Sequence[Any]]]:
-    """The rows of ``sql`` a page at a time, keyed by their first column.
-
-    ``sql``'s first parameter is the key to start after, its ``LIMIT`` is ``size``;
-    ``args`` are the parameters that follow.
-    """
-    while True:
-        page = await fetch(sql, (after, *args))
-        yield page
-        if len(page) < size:
-            return
-        after = page[-1][0]
-
-
 class SqlStore(Store):
     """A :class:`Store` over SQL: all but connections, appends, purges and migrations."""
 
@@ -122,7 +104,7 @@ class SqlStore(Store):
     def _filters(
         self, site_id: str | None, since: datetime | None, until: datetime | None
     ) -> tuple[list[str], list[Any]]:
-        """``WHERE`` clauses (the first ``seq > ?``, the key of :func:`_pages`) and their args."""
+        """``WHERE`` clauses (the first ``seq > ?``, the key of :func:`~.paging.pages`) and their args."""
         where = ["seq > ?"]
         args: list[Any] = []
         if site_id is not None:
@@ -152,7 +134,7 @@ class SqlStore(Store):
         # was taken before a neighbour's but committed after it is either wholly in the
         # snapshot or wholly out, never skipped between two pages.
         async with self._reading(snapshot=True) as fetch:
-            async for page in _pages(fetch, sql, args, after_seq, batch_size):
+            async for page in pages(fetch, sql, args, after_seq, batch_size):
                 for raw in page:
                     yield self._row(raw)
 
@@ -174,20 +156,8 @@ class SqlStore(Store):
             f"ORDER BY seq LIMIT {int(page_size)}"
         )
         async with self._reading(snapshot=True) as fetch:  # one snapshot: see iter_rows
-            page = await fetch(sql, (0, *args))
-            while page:
-                if len(page) < page_size:
-                    yield page
-                    return
-                # The next page is read while this one is written out: the database (its
-                # thread, or its server) and the encoder work at once (docs/performance.md, *Export*).
-                following = asyncio.ensure_future(fetch(sql, (page[-1][0], *args)))
-                try:
-                    yield page
-                except BaseException:
-                    following.cancel()
-                    raise
-                page = await following
+            async for page in pages_ahead(fetch, sql, args, page_size):
+                yield page
 
     async def consent_history(self, site_id: str, consent_id: str) -> list[AuditRow]:
         found = await self._fetch(
@@ -336,6 +306,6 @@ class SqlStore(Store):
                 f"SELECT {_ACCESS_COLUMNS} FROM admin_access_log WHERE id > ? AND {where} "
                 f"ORDER BY id LIMIT {_ACCESS_PAGE}"
             )
-            async for page in _pages(fetch, sql, args, 0, _ACCESS_PAGE):
+            async for page in pages(fetch, sql, args, 0, _ACCESS_PAGE):
                 for raw in page:
                     yield self._access(raw)
