@@ -24,10 +24,15 @@ from consent_service.store.records import choices_json
 COLUMNS = ", ".join(ROW_FIELDS)
 #: :data:`COLUMNS` for an export on PostgreSQL: ``created_at`` as the text
 #: :func:`~consent_service.audit.timefmt.format_time` writes, made by the database, as
-#: SQLite stores it; so an export page holds the same values on both stores.
+#: SQLite stores it; so an export page holds the same values on both stores. asyncpg
+#: stores ``datetime.min`` and ``datetime.max`` as ``-infinity`` and ``infinity`` (and
+#: reads them back as those), which ``to_char`` would turn into NULL.
 EXPORT_COLUMNS_TIMESTAMPTZ = COLUMNS.replace(
     "created_at",
-    """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at""",
+    "CASE created_at WHEN '-infinity' THEN '0001-01-01T00:00:00.000000Z' "
+    "WHEN 'infinity' THEN '9999-12-31T23:59:59.999999Z' "
+    """ELSE to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') """
+    "END AS created_at",
 )
 
 #: The PostgreSQL type of each column: JSON is kept as text, as on SQLite.
