@@ -1,13 +1,13 @@
-"""Keyset pages of a read: one after the other, or each fetched while the last is used.
+"""Keyset pages of a read: ``WHERE key > ? … ORDER BY key LIMIT n``, one after the other.
 
-An export reads pages and writes them out; with the next page's fetch started before
-the last one is handed over, the database (SQLite's thread, or the PostgreSQL server)
-and the encoder work at the same time (``docs/performance.md``, *Export*).
+The cost of a page is the same at the first row and the millionth (no ``OFFSET``).
+Fetching the next page while the last one is written out was tried for exports and
+measured slower (``docs/performance.md``, *Export*): the fetch holds the GIL for most
+of its time, so the two only take turns.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -29,25 +29,3 @@ async def pages(
         if len(page) < size:
             return
         after = page[-1][0]
-
-
-async def pages_ahead(
-    fetch: Fetch, sql: str, args: Sequence[Any], size: int
-) -> AsyncIterator[Sequence[Sequence[Any]]]:
-    """The non-empty pages of ``sql``, keyed by their first column, one fetch ahead.
-
-    ``sql``'s first parameter is the key to start after (from 0), its ``LIMIT`` is
-    ``size``; ``args`` are the parameters that follow.
-    """
-    page = await fetch(sql, (0, *args))
-    while page:
-        if len(page) < size:
-            yield page
-            return
-        following = asyncio.ensure_future(fetch(sql, (page[-1][0], *args)))
-        try:
-            yield page
-        except BaseException:
-            following.cancel()
-            raise
-        page = await following

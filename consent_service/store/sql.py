@@ -28,7 +28,7 @@ from consent_service.store.columns import (
     stored_time,
 )
 from consent_service.store.paging import Fetch as Fetch
-from consent_service.store.paging import pages, pages_ahead
+from consent_service.store.paging import pages
 from consent_service.store.records import AccessEntry, AdminToken, DayCounts
 from consent_service.store.stats_query import StatsQuery, day_counts
 
@@ -156,8 +156,9 @@ class SqlStore(Store):
             f"ORDER BY seq LIMIT {int(page_size)}"
         )
         async with self._reading(snapshot=True) as fetch:  # one snapshot: see iter_rows
-            async for page in pages_ahead(fetch, sql, args, page_size):
-                yield page
+            async for page in pages(fetch, sql, args, 0, page_size):
+                if page:
+                    yield page
 
     async def consent_history(self, site_id: str, consent_id: str) -> list[AuditRow]:
         found = await self._fetch(

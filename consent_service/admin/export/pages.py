@@ -6,7 +6,7 @@ plain-text cell of it (every column but ``seq``, ``choices``, ``gpc``, ``created
 ``detail``) needs anything done to it — no formula start, break, comma or quote for CSV,
 no quote, backslash or control character for JSON — and every ``created_at`` already has
 :func:`~consent_service.audit.timefmt.format_time`'s shape. Every page of the service's
-own rows is plain: it is written with one ``%`` template per row, its stored texts as
+own rows is plain: it is written with one f-string per row, its stored texts as
 they are, the JSON cells (``choices``, ``detail``) from a memo keyed by their stored
 text (a site's rows share a handful of them). Any other page goes row by row through
 :class:`~consent_service.audit.events.AuditRow`, the general way.
@@ -43,16 +43,10 @@ _CREATED_AT = ROW_FIELDS.index("created_at")
 #: ``created_at`` cells joined by LF, each in format_time's shape (ASCII digits only).
 _TIMES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\n)*")
 _RISKY_AFTER_LF = re.compile(f"\n[{re.escape(RISKY)}]")
+#: The ASCII characters ``json.dumps`` writes as escapes.
+_JSON_ESCAPED = bytes(range(0x20)) + b'"\\'
 #: Distinct JSON cells remembered; past this the memo starts again (constant memory).
 _MEMO_SIZE = 4096
-#: One row's line; the cells are final (quoted, escaped) when they fill it in.
-_CSV_LINE = ",".join(["%s"] * len(ROW_FIELDS)) + "\r\n"
-_UNQUOTED_JSON = ("seq", "choices", "gpc", "detail")
-_JSON_LINE = (
-    "{"
-    + ",".join(f'"{f}":%s' if f in _UNQUOTED_JSON else f'"{f}":"%s"' for f in ROW_FIELDS)
-    + "}\n"
-)
 
 
 def csv_cell(text: str) -> str:
@@ -106,9 +100,17 @@ def _csv_plain(page: Sequence[Sequence[Any]]) -> bool:
 def _json_plain(page: Sequence[Sequence[Any]]) -> bool:
     """No cell of ``page`` is one that ``json.dumps`` would escape."""
     probe = _joined(page, "")
-    # Control characters are not printable; what else is not (a few spaces, unassigned
-    # code points) only sends the page the general way.
-    plain = probe is not None and probe.isprintable() and '"' not in probe and "\\" not in probe
+    if probe is None:
+        return False
+    if probe.isascii():
+        # Deleting what JSON escapes and comparing lengths: a quarter of the time of
+        # isprintable() on the service's (ASCII) rows.
+        data = probe.encode("ascii")
+        plain = len(data.translate(None, _JSON_ESCAPED)) == len(data)
+    else:
+        # Control characters are not printable; what else is not (some spaces,
+        # unassigned code points) only sends the page the general way.
+        plain = probe.isprintable() and '"' not in probe and "\\" not in probe
     return plain and _times_plain(page)
 
 
@@ -139,20 +141,34 @@ class PageWriter:
     def text(self, page: Sequence[Sequence[Any]]) -> str:
         """``page``'s rows as CSV records or JSON lines."""
         if self._csv:
-            return self._plain(page, _CSV_LINE) if _csv_plain(page) else _csv_general(page)
-        return self._plain(page, _JSON_LINE) if _json_plain(page) else _json_general(page)
+            return self._csv_lines(page) if _csv_plain(page) else _csv_general(page)
+        return self._json_lines(page) if _json_plain(page) else _json_general(page)
 
-    def _plain(self, page: Sequence[Sequence[Any]], line: str) -> str:
+    # The names in both are ROW_FIELDS in order (the tests hold each way to the same
+    # bytes). f-strings, not one %-template from ROW_FIELDS: 25 % less time for a CSV
+    # line, 45 % for a JSON line (docs/performance.md, *Export*).
+    # fmt: off
+    def _csv_lines(self, page: Sequence[Sequence[Any]]) -> str:
         choices, detail = self._choices, self._detail
-        # The names are ROW_FIELDS in order (the tests hold both paths to the same bytes).
-        # fmt: off
         return "".join([
-            line % (seq, eid, site, cid, act, choices[ch], pv, th, lang, wv, url, ip, br,
-                    "true" if gpc else "false", at, prev, hash_, detail[dt])
+            f"{seq},{eid},{site},{cid},{act},{choices[ch]},{pv},{th},{lang},{wv},{url},{ip},"
+            f"{br},{'true' if gpc else 'false'},{at},{prev},{hash_},{detail[dt]}\r\n"
             for seq, eid, site, cid, act, ch, pv, th, lang, wv, url, ip, br, gpc, at, prev,
                 hash_, dt in page
         ])
-        # fmt: on
+
+    def _json_lines(self, page: Sequence[Sequence[Any]]) -> str:
+        choices, detail = self._choices, self._detail
+        return "".join([
+            f'{{"seq":{seq},"event_id":"{eid}","site_id":"{site}","consent_id":"{cid}",'
+            f'"action":"{act}","choices":{choices[ch]},"policy_version":"{pv}",'
+            f'"texts_hash":"{th}","language":"{lang}","widget_version":"{wv}","page":"{url}",'
+            f'"ip":"{ip}","browser":"{br}","gpc":{"true" if gpc else "false"},'
+            f'"created_at":"{at}","prev_hash":"{prev}","hash":"{hash_}","detail":{detail[dt]}}}\n'
+            for seq, eid, site, cid, act, ch, pv, th, lang, wv, url, ip, br, gpc, at, prev,
+                hash_, dt in page
+        ])
+    # fmt: on
 
 
 def _csv_general(page: Sequence[Sequence[Any]]) -> str:
