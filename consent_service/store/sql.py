@@ -39,7 +39,7 @@ INSERT_TOKEN = f"INSERT INTO admin_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?,
 #: Access-log lines per page of :meth:`SqlStore.iter_access_log`.
 _ACCESS_PAGE = 500
 #: Rows per page of :meth:`SqlStore.export_pages`: about 1 MB of CSV. Fewer rows per
-#: page cost more round trips; more hold more memory for no measurable gain.
+#: page cost more round trips; more hold more memory, for no gain measurable here.
 EXPORT_PAGE = 2000
 
 

@@ -12,8 +12,8 @@ text (a site's rows share a handful of them). Any other page goes row by row thr
 :class:`~consent_service.audit.events.AuditRow`, the general way.
 
 Why not the csv module for plain pages: its writer costs ~8.7 µs a row of ~455
-characters here (it looks at every character), the whole plain page ~3.5 µs a row
-(``docs/performance.md``, *Export*).
+characters here (it looks at every character), the plain way ~4 µs a row for the test
+and the lines together (``docs/performance.md``, *Export*).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _json_plain(page: Sequence[Sequence[Any]]) -> bool:
         return False
     if probe.isascii():
         # Deleting what JSON escapes and comparing lengths: a quarter of the time of
-        # isprintable() on the service's (ASCII) rows.
+        # isprintable() on the service's (ASCII) rows, ~8 % of a JSONL export.
         data = probe.encode("ascii")
         plain = len(data.translate(None, _JSON_ESCAPED)) == len(data)
     else:
@@ -145,8 +145,9 @@ class PageWriter:
         return self._json_lines(page) if _json_plain(page) else _json_general(page)
 
     # The names in both are ROW_FIELDS in order (the tests hold each way to the same
-    # bytes). f-strings, not one %-template from ROW_FIELDS: 25 % less time for a CSV
-    # line, 45 % for a JSON line (docs/performance.md, *Export*).
+    # bytes). f-strings, not one %-template from ROW_FIELDS: a quarter less time for a
+    # CSV line, almost half for a JSON line, ~6 % and ~12 % of the export
+    # (docs/performance.md, *Export*).
     # fmt: off
     def _csv_lines(self, page: Sequence[Sequence[Any]]) -> str:
         choices, detail = self._choices, self._detail
