@@ -11,8 +11,10 @@ import csv
 import dataclasses
 import hashlib
 import io
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +27,7 @@ from consent_service.admin.export.rows import csv_header, csv_values, json_line
 from consent_service.admin.export.stream import Exporter
 from consent_service.audit.chain import GENESIS, chain
 from consent_service.audit.events import AuditRow, ConsentEvent
+from consent_service.cli.main import main
 from consent_service.store import open_store
 from consent_service.store.columns import sqlite_values
 
@@ -238,3 +241,17 @@ def test_export_pages_gives_times_as_format_time_writes_them_on_every_store(
     rows = [raw for page in got for raw in page]
     assert [raw[14] for raw in rows] == [r[14] for r in _stored(stored[:5])]
     assert PageWriter("csv").text(rows) == _reference(stored[:5], "csv")
+
+
+def test_the_cli_exports_access_log_entry_has_the_files_rows_and_sha256(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _append(database_url, [event("demo", n) for n in range(4)])
+    out = tmp_path / "demo.jsonl"
+    assert main(["export", "--site", "demo", "--output", str(out), "--database", database_url]) == 0
+    capsys.readouterr()
+    assert main(["access-log", "--database", database_url]) == 0
+    [entry] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    detail = entry["detail"]
+    assert (detail["rows"], detail["output"], detail["complete"]) == (4, str(out), True)
+    assert detail["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
