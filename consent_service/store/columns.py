@@ -22,12 +22,16 @@ from consent_service.store.records import choices_json
 
 #: The columns of ``consent_events``, for ``SELECT`` and ``INSERT`` lists.
 COLUMNS = ", ".join(ROW_FIELDS)
-#: :data:`COLUMNS` for an export on PostgreSQL: ``created_at`` as the text
+#: The columns an export reads (:meth:`~consent_service.store.Store.export_pages`): the
+#: exported fields, :data:`~consent_service.audit.events.ROW_FIELDS`, whatever else a row
+#: holds. On SQLite, ``created_at`` is already text in ``format_time``'s shape.
+EXPORT_COLUMNS = ", ".join(ROW_FIELDS)
+#: :data:`EXPORT_COLUMNS` on PostgreSQL: ``created_at`` as the text
 #: :func:`~consent_service.audit.timefmt.format_time` writes, made by the database, as
 #: SQLite stores it; so an export page holds the same values on both stores. asyncpg
 #: stores ``datetime.min`` and ``datetime.max`` as ``-infinity`` and ``infinity`` (and
 #: reads them back as those), which ``to_char`` would turn into NULL.
-EXPORT_COLUMNS_TIMESTAMPTZ = COLUMNS.replace(
+EXPORT_COLUMNS_TIMESTAMPTZ = EXPORT_COLUMNS.replace(
     "created_at",
     "CASE created_at WHEN '-infinity' THEN '0001-01-01T00:00:00.000000Z' "
     "WHEN 'infinity' THEN '9999-12-31T23:59:59.999999Z' "

@@ -21,6 +21,7 @@ from consent_service.audit.events import CHECKPOINT, AuditRow
 from consent_service.store.base import Store, TextsSnapshot
 from consent_service.store.columns import (
     COLUMNS,
+    EXPORT_COLUMNS,
     EXPORT_COLUMNS_TIMESTAMPTZ,
     audit_row,
     detail_json,
@@ -101,20 +102,20 @@ class SqlStore(Store):
     def _row(self, raw: Sequence[Any]) -> AuditRow:
         return audit_row(raw, text_time=self.text_time)
 
-    def _filters(
-        self, site_id: str | None, since: datetime | None, until: datetime | None
-    ) -> tuple[list[str], list[Any]]:
-        """``WHERE`` clauses (the first ``seq > ?``, the key of :func:`~.paging.pages`) and their args."""
-        where = ["seq > ?"]
-        args: list[Any] = []
-        if site_id is not None:
-            where.append("site_id = ?")
-            args.append(site_id)
-        for clause, moment in (("created_at >= ?", since), ("created_at < ?", until)):
-            if moment is not None:
-                where.append(clause)
-                args.append(self._time(moment))
-        return where, args
+    def _walk(
+        self, columns: str, site_id: str | None, since: datetime | None, until: datetime | None,
+        upto_seq: int | None, size: int,
+    ) -> tuple[str, list[Any]]:  # fmt: skip
+        """A page of a walk by ``seq`` (its first parameter ``seq > ?``, as :func:`~.paging.pages` wants)."""
+        filters = (
+            ("site_id = ?", site_id),
+            ("created_at >= ?", None if since is None else self._time(since)),
+            ("created_at < ?", None if until is None else self._time(until)),
+            ("seq <= ?", upto_seq),
+        )
+        where = " AND ".join(["seq > ?", *(clause for clause, v in filters if v is not None)])
+        sql = f"SELECT {columns} FROM consent_events WHERE {where} ORDER BY seq LIMIT {int(size)}"
+        return sql, [v for _, v in filters if v is not None]
 
     async def iter_rows(
         self,
@@ -125,11 +126,7 @@ class SqlStore(Store):
         after_seq: int = 0,
         batch_size: int = 1000,
     ) -> AsyncIterator[AuditRow]:
-        where, args = self._filters(site_id, since, until)
-        sql = (
-            f"SELECT {COLUMNS} FROM consent_events WHERE {' AND '.join(where)} "
-            f"ORDER BY seq LIMIT {int(batch_size)}"
-        )
+        sql, args = self._walk(COLUMNS, site_id, since, until, None, batch_size)
         # One snapshot for the whole walk where the database has them: a row whose seq
         # was taken before a neighbour's but committed after it is either wholly in the
         # snapshot or wholly out, never skipped between two pages.
@@ -147,14 +144,8 @@ class SqlStore(Store):
         upto_seq: int,
         page_size: int = EXPORT_PAGE,
     ) -> AsyncIterator[Sequence[Sequence[Any]]]:
-        where, args = self._filters(site_id, since, until)
-        where.append("seq <= ?")
-        args.append(upto_seq)
-        columns = COLUMNS if self.text_time else EXPORT_COLUMNS_TIMESTAMPTZ
-        sql = (
-            f"SELECT {columns} FROM consent_events WHERE {' AND '.join(where)} "
-            f"ORDER BY seq LIMIT {int(page_size)}"
-        )
+        columns = EXPORT_COLUMNS if self.text_time else EXPORT_COLUMNS_TIMESTAMPTZ
+        sql, args = self._walk(columns, site_id, since, until, upto_seq, page_size)
         async with self._reading(snapshot=True) as fetch:  # one snapshot: see iter_rows
             async for page in pages(fetch, sql, args, 0, page_size):
                 if page:
