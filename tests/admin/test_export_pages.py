@@ -26,7 +26,7 @@ from consent_service.admin.export.pages import PageWriter, csv_cell
 from consent_service.admin.export.rows import csv_header, csv_values, json_line
 from consent_service.admin.export.stream import Exporter
 from consent_service.audit.chain import GENESIS, chain
-from consent_service.audit.events import AuditRow, ConsentEvent
+from consent_service.audit.events import ROW_FIELDS, AuditRow, ConsentEvent
 from consent_service.cli.main import main
 from consent_service.store import open_store
 from consent_service.store.columns import sqlite_values
@@ -75,8 +75,10 @@ def _reference(rows: Sequence[AuditRow], fmt: str) -> str:
 
 
 def _stored(rows: Sequence[AuditRow]) -> list[tuple[Any, ...]]:
-    """The rows as SQLite stores them (what ``export_pages`` yields)."""
-    return [sqlite_values(row) for row in rows]
+    """The rows as SQLite stores them, the exported columns only (what ``export_pages`` gives)."""
+    names = [f.name for f in dataclasses.fields(AuditRow)]
+    stored = [dict(zip(names, sqlite_values(row), strict=True)) for row in rows]
+    return [tuple(values[name] for name in ROW_FIELDS) for values in stored]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
