@@ -56,6 +56,11 @@ bench-replicas: $(STAMP)
 bench-export: $(STAMP)
 	$(BIN)/python benchmarks/export_bench.py --rows 1000000 --format csv
 
+.PHONY: bench-officer
+## bench-officer: the officer's tools at a million rows, as ratios against sqlite3 -csv (and psql \copy with KAKOR_BENCH_POSTGRES=URL) in the same run
+bench-officer: $(STAMP)
+	$(BIN)/python benchmarks/officer_bench.py --rows 1000000 --workdir var/bench $${KAKOR_BENCH_POSTGRES:+--postgres $$KAKOR_BENCH_POSTGRES}
+
 .PHONY: fuzz soak
 
 ## fuzz: the API fuzzer and the property tests, long (FUZZ_EXAMPLES per route and mode)

@@ -2,13 +2,13 @@
 
 Every ``/admin/v1`` route needs ``Authorization: Bearer <token>`` (:mod:`.auth`); a
 token sees only its sites. Each lookup, export, stats query and verify is written to
-the access log first (C23). An export goes ``admin.export → auth → store.iter_rows →
+the access log first (C23). An export goes ``admin.export → auth → store.export_pages →
 export.stream.Exporter`` and is streamed, oldest first, in constant memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from consent_service.admin.export.rows import FORMATS, MEDIA_TYPES
 from consent_service.admin.export.stream import Exporter
 from consent_service.admin.period import parse_moment
 from consent_service.admin.stats import site_stats
-from consent_service.audit.events import AuditRow
 from consent_service.audit.integrity import row_proof, texts_problem, verify_log
 from consent_service.audit.proofs import tree_proof
 from consent_service.audit.timefmt import format_time, parse_time
@@ -131,7 +130,7 @@ async def consent_proof(request: Request) -> Response:
     return JSONResponse(body, headers=_NO_STORE)
 
 
-async def _export_setup(request: Request, action: str) -> tuple[AppState, Manifest]:
+async def _export_setup(request: Request, action: str) -> tuple[AppState, Exporter]:
     site_id = request.path_params["site"]
     st, who = await _principal(request, OFFICER, site_id)
     only_query(request, "since", "until", "format", "upto_seq")
@@ -154,15 +153,16 @@ async def _export_setup(request: Request, action: str) -> tuple[AppState, Manife
         until=None if until is None else format_time(until),
         upto_seq=upto,
     )
-    await accesslog.record(st.store, who, site_id, action, manifest.to_dict(), st.now())
-    return st, manifest
+    entry = await accesslog.record(st.store, who, site_id, action, manifest.to_dict(), st.now())
+    return st, Exporter(manifest, on_end=accesslog.export_ended(st.store, entry))
 
 
-def _rows(st: AppState, manifest: Manifest) -> AsyncIterator[AuditRow]:
-    return st.store.iter_rows(
+def _pages(st: AppState, manifest: Manifest) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    return st.store.export_pages(
         site_id=manifest.site_id,
         since=parse_time(manifest.since) if manifest.since else None,
         until=parse_time(manifest.until) if manifest.until else None,
+        upto_seq=manifest.upto_seq,
     )
 
 
@@ -172,8 +172,8 @@ async def export(request: Request) -> Response:
     The export is pinned to the rows that existed when it started (``Kakor-Upto-Seq``);
     ``…/consents/manifest`` with the same query and that ``upto_seq`` gives its manifest.
     """
-    st, manifest = await _export_setup(request, "export")
-    exporter = Exporter(manifest)
+    st, exporter = await _export_setup(request, "export")
+    manifest = exporter.manifest
     name = f"kakor-{manifest.site_id}-{manifest.upto_seq}.{manifest.format}"
     headers = {
         **_NO_STORE,
@@ -182,7 +182,7 @@ async def export(request: Request) -> Response:
         "X-Content-Type-Options": "nosniff",
     }
     return StreamingResponse(
-        exporter.chunks(_rows(st, manifest)),
+        exporter.chunks(_pages(st, manifest)),
         media_type=MEDIA_TYPES[manifest.format],
         headers=headers,
     )
@@ -193,9 +193,8 @@ async def export_manifest(request: Request) -> Response:
 
     Computed by streaming the export again (constant memory) without sending it.
     """
-    st, manifest = await _export_setup(request, "manifest")
-    exporter = Exporter(manifest)
-    async for _ in exporter.chunks(_rows(st, manifest)):
+    st, exporter = await _export_setup(request, "manifest")
+    async for _ in exporter.chunks(_pages(st, exporter.manifest)):
         pass
     return JSONResponse(exporter.manifest.to_dict(), headers=_NO_STORE)
 

@@ -173,13 +173,15 @@ def cmd_export(args: argparse.Namespace) -> int:
             until=format_time(until) if until else None,
             upto_seq=await store.last_seq(),
         )
-        where = "-" if output is None else str(output)
-        await accesslog.record(
-            store, None, args.site, "export", {**manifest.to_dict(), "output": where}, args.now()
+        where = {"output": "-" if output is None else str(output)}
+        entry = await accesslog.record(
+            store, None, args.site, "export", {**manifest.to_dict(), **where}, args.now()
         )
-        exporter = Exporter(manifest)
-        rows = store.iter_rows(site_id=args.site, since=since, until=until)
-        async with aclosing(exporter.chunks(rows)) as chunks:  # closed early on a broken pipe
+        exporter = Exporter(manifest, on_end=accesslog.export_ended(store, entry, where))
+        pages = store.export_pages(
+            site_id=args.site, since=since, until=until, upto_seq=manifest.upto_seq
+        )
+        async with aclosing(exporter.chunks(pages)) as chunks:  # closed early on a broken pipe
             if output is None:
                 await _to_stdout(chunks)
             else:

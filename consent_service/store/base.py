@@ -118,6 +118,25 @@ class Store(abc.ABC):
         """Rows oldest first (by ``seq``), fetched in batches: constant memory."""
 
     @abc.abstractmethod
+    def export_pages(
+        self,
+        *,
+        site_id: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        upto_seq: int,
+        page_size: int = 2000,
+    ) -> AsyncIterator[Sequence[Sequence[Any]]]:
+        """An export's rows, oldest first, a page at a time, as the database holds them.
+
+        ``site_id``'s rows with ``seq <= upto_seq`` in ``[since, until)``, in one snapshot.
+        Each row is a sequence of :data:`~consent_service.audit.events.ROW_FIELDS` values
+        as stored: ``choices`` and ``detail`` as JSON text, ``gpc`` true or false (an int
+        on SQLite), and ``created_at`` as text on both stores, in the shape
+        :func:`~consent_service.audit.timefmt.format_time` writes. Pages are never empty.
+        """
+
+    @abc.abstractmethod
     async def consent_history(self, site_id: str, consent_id: str) -> list[AuditRow]:
         """Every row of one consent ID, oldest first."""
 
@@ -152,8 +171,12 @@ class Store(abc.ABC):
         """Mark a token revoked at ``at``; False if no such unrevoked token exists."""
 
     @abc.abstractmethod
-    async def log_access(self, entry: AccessEntry) -> None:
-        """Append one line to the admin access log; durable on return."""
+    async def log_access(self, entry: AccessEntry) -> int:
+        """Append one line to the admin access log; durable on return. Its ``id``."""
+
+    @abc.abstractmethod
+    async def complete_access(self, entry_id: int, detail: Mapping[str, Any]) -> None:
+        """Replace the ``detail`` of access-log line ``entry_id`` (an export, once it ended)."""
 
     @abc.abstractmethod
     def iter_access_log(

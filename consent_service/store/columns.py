@@ -16,12 +16,28 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from consent_service.audit.events import STORED_FIELDS, AuditRow
+from consent_service.audit.events import ROW_FIELDS, STORED_FIELDS, AuditRow
 from consent_service.audit.timefmt import format_time, parse_time
 from consent_service.store.records import choices_json
 
 #: The columns of ``consent_events``, for ``SELECT`` and ``INSERT`` lists.
 COLUMNS = ", ".join(STORED_FIELDS)
+#: The columns an export reads (:meth:`~consent_service.store.Store.export_pages`): the
+#: exported fields, :data:`~consent_service.audit.events.ROW_FIELDS`, whatever else a row
+#: holds. On SQLite, ``created_at`` is already text in ``format_time``'s shape.
+EXPORT_COLUMNS = ", ".join(ROW_FIELDS)
+#: :data:`EXPORT_COLUMNS` on PostgreSQL: ``created_at`` as the text
+#: :func:`~consent_service.audit.timefmt.format_time` writes, made by the database, as
+#: SQLite stores it; so an export page holds the same values on both stores. asyncpg
+#: stores ``datetime.min`` and ``datetime.max`` as ``-infinity`` and ``infinity`` (and
+#: reads them back as those), which ``to_char`` would turn into NULL.
+EXPORT_COLUMNS_TIMESTAMPTZ = EXPORT_COLUMNS.replace(
+    "created_at",
+    "CASE created_at WHEN '-infinity' THEN '0001-01-01T00:00:00.000000Z' "
+    "WHEN 'infinity' THEN '9999-12-31T23:59:59.999999Z' "
+    """ELSE to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') """
+    "END AS created_at",
+)
 
 #: The PostgreSQL type of each column: JSON is kept as text, as on SQLite.
 POSTGRES_TYPES = tuple(

@@ -145,6 +145,10 @@ class PostgresStore(SqlStore, PartitionMaintenance, LogImport):
             status: str = await conn.execute(numbered(sql), *args)
         return int(status.rsplit(" ", 1)[-1])  # "UPDATE 1", "INSERT 0 1"
 
+    async def _insert(self, sql: str, args: Sequence[Any]) -> int:
+        async with self.pool.acquire() as conn:
+            return int(await conn.fetchval(numbered(sql), *args))
+
     async def migrate(self) -> list[str]:
         async with self.pool.acquire() as conn:
             # Replicas start together: one migrates, the others wait and find nothing to do.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
@@ -20,13 +20,20 @@ from typing import Any
 from consent_service.audit.events import CHECKPOINT, AuditRow
 from consent_service.audit.tiles import TileKey
 from consent_service.store.base import Store, TextsSnapshot, TreeHead
-from consent_service.store.columns import COLUMNS, audit_row, detail_json, read_time, stored_time
+from consent_service.store.columns import (
+    COLUMNS,
+    EXPORT_COLUMNS,
+    EXPORT_COLUMNS_TIMESTAMPTZ,
+    audit_row,
+    detail_json,
+    read_time,
+    stored_time,
+)
+from consent_service.store.paging import Fetch as Fetch
+from consent_service.store.paging import pages
 from consent_service.store.records import AccessEntry, AdminToken, DayCounts
 from consent_service.store.stats_query import StatsQuery, day_counts
 from consent_service.store.tree import tiles_where
-
-#: Fetch the rows of one statement: ``await fetch(sql, args)``.
-Fetch = Callable[[str, Sequence[Any]], Awaitable[Sequence[Sequence[Any]]]]
 
 _TOKEN_COLUMNS = "token_id, token_hash, role, sites, label, created_at, revoked_at"  # noqa: S105 - column names
 _ACCESS_COLUMNS = "id, at, token_id, role, site_id, action, detail"
@@ -34,6 +41,9 @@ _ACCESS_COLUMNS = "id, at, token_id, role, site_id, action, detail"
 INSERT_TOKEN = f"INSERT INTO admin_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 #: Access-log lines per page of :meth:`SqlStore.iter_access_log`.
 _ACCESS_PAGE = 500
+#: Rows per page of :meth:`SqlStore.export_pages`: about 1 MB of CSV. Fewer rows per
+#: page cost more round trips; more hold more memory, for no gain measurable here.
+EXPORT_PAGE = 2000
 
 
 @functools.lru_cache(maxsize=256)
@@ -65,22 +75,6 @@ def token_values(token: AdminToken, *, text_time: bool) -> tuple[Any, ...]:
     return (token.token_id, token.token_hash, token.role, sites, token.label, created, revoked)
 
 
-async def _pages(
-    fetch: Fetch, sql: str, args: Sequence[Any], after: int, size: int
-) -> AsyncIterator[Sequence[Sequence[Any]]]:
-    """The rows of ``sql`` a page at a time, keyed by their first column.
-
-    ``sql``'s first parameter is the key to start after, its ``LIMIT`` is ``size``;
-    ``args`` are the parameters that follow.
-    """
-    while True:
-        page = await fetch(sql, (after, *args))
-        yield page
-        if len(page) < size:
-            return
-        after = page[-1][0]
-
-
 class SqlStore(Store):
     """A :class:`Store` over SQL: all but connections, appends, purges and migrations."""
 
@@ -100,11 +94,30 @@ class SqlStore(Store):
         """Run one write statement in a transaction of its own; the rows it changed."""
 
     @abc.abstractmethod
+    async def _insert(self, sql: str, args: Sequence[Any]) -> int:
+        """Run one ``INSERT … RETURNING id`` in a transaction of its own; the id."""
+
+    @abc.abstractmethod
     def _reading(self, snapshot: bool = False) -> AbstractAsyncContextManager[Fetch]:
         """A fetch on one connection, for a walk over pages (in one snapshot if asked)."""
 
     def _row(self, raw: Sequence[Any]) -> AuditRow:
         return audit_row(raw, text_time=self.text_time)
+
+    def _walk(
+        self, columns: str, site_id: str | None, since: datetime | None, until: datetime | None,
+        upto_seq: int | None, size: int,
+    ) -> tuple[str, list[Any]]:  # fmt: skip
+        """A page of a walk by ``seq`` (its first parameter ``seq > ?``, as :func:`~.paging.pages` wants)."""
+        filters = (
+            ("site_id = ?", site_id),
+            ("created_at >= ?", None if since is None else self._time(since)),
+            ("created_at < ?", None if until is None else self._time(until)),
+            ("seq <= ?", upto_seq),
+        )
+        where = " AND ".join(["seq > ?", *(clause for clause, v in filters if v is not None)])
+        sql = f"SELECT {columns} FROM consent_events WHERE {where} ORDER BY seq LIMIT {int(size)}"
+        return sql, [v for _, v in filters if v is not None]
 
     async def iter_rows(
         self,
@@ -115,26 +128,30 @@ class SqlStore(Store):
         after_seq: int = 0,
         batch_size: int = 1000,
     ) -> AsyncIterator[AuditRow]:
-        where = ["seq > ?"]
-        args: list[Any] = []
-        if site_id is not None:
-            where.append("site_id = ?")
-            args.append(site_id)
-        for clause, moment in (("created_at >= ?", since), ("created_at < ?", until)):
-            if moment is not None:
-                where.append(clause)
-                args.append(self._time(moment))
-        sql = (
-            f"SELECT {COLUMNS} FROM consent_events WHERE {' AND '.join(where)} "
-            f"ORDER BY seq LIMIT {int(batch_size)}"
-        )
+        sql, args = self._walk(COLUMNS, site_id, since, until, None, batch_size)
         # One snapshot for the whole walk where the database has them: a row whose seq
         # was taken before a neighbour's but committed after it is either wholly in the
         # snapshot or wholly out, never skipped between two pages.
         async with self._reading(snapshot=True) as fetch:
-            async for page in _pages(fetch, sql, args, after_seq, batch_size):
+            async for page in pages(fetch, sql, args, after_seq, batch_size):
                 for raw in page:
                     yield self._row(raw)
+
+    async def export_pages(
+        self,
+        *,
+        site_id: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        upto_seq: int,
+        page_size: int = EXPORT_PAGE,
+    ) -> AsyncIterator[Sequence[Sequence[Any]]]:
+        columns = EXPORT_COLUMNS if self.text_time else EXPORT_COLUMNS_TIMESTAMPTZ
+        sql, args = self._walk(columns, site_id, since, until, upto_seq, page_size)
+        async with self._reading(snapshot=True) as fetch:  # one snapshot: see iter_rows
+            async for page in pages(fetch, sql, args, 0, page_size):
+                if page:
+                    yield page
 
     async def consent_history(self, site_id: str, consent_id: str) -> list[AuditRow]:
         found = await self._fetch(
@@ -258,10 +275,10 @@ class SqlStore(Store):
         )
         return changed > 0
 
-    async def log_access(self, entry: AccessEntry) -> None:
-        await self._execute(
+    async def log_access(self, entry: AccessEntry) -> int:
+        return await self._insert(
             "INSERT INTO admin_access_log (at, token_id, role, site_id, action, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 self._time(entry.at),
                 entry.token_id,
@@ -270,6 +287,11 @@ class SqlStore(Store):
                 entry.action,
                 detail_json(entry.detail),
             ),
+        )
+
+    async def complete_access(self, entry_id: int, detail: Mapping[str, Any]) -> None:
+        await self._execute(
+            "UPDATE admin_access_log SET detail = ? WHERE id = ?", (detail_json(detail), entry_id)
         )
 
     async def iter_access_log(
@@ -290,6 +312,6 @@ class SqlStore(Store):
                 f"SELECT {_ACCESS_COLUMNS} FROM admin_access_log WHERE id > ? AND {where} "
                 f"ORDER BY id LIMIT {_ACCESS_PAGE}"
             )
-            async for page in _pages(fetch, sql, args, 0, _ACCESS_PAGE):
+            async for page in pages(fetch, sql, args, 0, _ACCESS_PAGE):
                 for raw in page:
                     yield self._access(raw)

@@ -105,6 +105,19 @@ class SqliteStore(SqlStore):
         yield self._fetch
 
     async def _execute(self, sql: str, args: Sequence[Any]) -> int:
+        async with self._writing(sql, args) as cur:
+            return int(cur.rowcount)
+
+    async def _insert(self, sql: str, args: Sequence[Any]) -> int:
+        async with self._writing(sql, args) as cur:
+            found = await cur.fetchone()
+        if found is None:
+            raise StoreError("the insert returned no id")
+        return int(found[0])
+
+    @asynccontextmanager
+    async def _writing(self, sql: str, args: Sequence[Any]) -> AsyncIterator[aiosqlite.Cursor]:
+        """The cursor of one write statement, committed when the block ends."""
         # Token and access-log writes go through the aiosqlite writer; its transactions
         # must not interleave, so each holds the lock from BEGIN to COMMIT.
         async with self._write_lock:
@@ -112,13 +125,12 @@ class SqliteStore(SqlStore):
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 async with conn.execute(sql, args) as cur:
-                    changed = cur.rowcount
+                    yield cur
                 await conn.commit()
             except BaseException:
                 if conn.in_transaction:
                     await conn.rollback()
                 raise
-            return changed
 
     async def migrate(self) -> list[str]:
         conn = self._w

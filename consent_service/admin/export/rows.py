@@ -25,11 +25,12 @@ class ExportError(ValueError):
     """A file does not parse as an export, or does not match its manifest."""
 
 
-def _json(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """``value`` as compact JSON, non-ASCII as is: how a JSON cell or line is written."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _choices_json(choices: Mapping[str, Any]) -> str:
+def choices_text(choices: Mapping[str, Any]) -> str:
     """``choices`` as compact JSON in its own order, the bytes ``_json`` writes.
 
     The service's rows hold only booleans, which :func:`compact_json` writes as ``json``
@@ -38,7 +39,7 @@ def _choices_json(choices: Mapping[str, Any]) -> str:
     """
     for value in choices.values():
         if type(value) is not bool:
-            return _json(dict(choices))
+            return json_text(dict(choices))
     return compact_json(dict(choices))
 
 
@@ -54,7 +55,7 @@ def csv_values(row: AuditRow) -> list[str]:
             row.site_id,
             row.consent_id,
             row.action,
-            _choices_json(row.choices),
+            choices_text(row.choices),
             row.policy_version,
             row.texts_hash,
             row.language,
@@ -66,7 +67,7 @@ def csv_values(row: AuditRow) -> list[str]:
             format_time(row.created_at),
             row.prev_hash,
             row.hash,
-            "" if row.detail is None else _json(dict(row.detail)),
+            "" if row.detail is None else json_text(dict(row.detail)),
         ]
     )
 
@@ -93,7 +94,7 @@ def json_line(row: AuditRow) -> str:
         "hash": row.hash,
         "detail": None if row.detail is None else dict(row.detail),
     }
-    return _json(values) + "\n"
+    return json_text(values) + "\n"
 
 
 def csv_header() -> str:
