@@ -50,18 +50,19 @@ class Frontier:
         """The hashes, concatenated (how the store keeps them)."""
         return b"".join(self.hashes)
 
-    def append(self, leaf: bytes) -> list[tuple[int, bytes]]:
-        """Add a leaf hash; the ``(height, hash)`` of each subtree it completed, leaf first."""
-        completed = [(0, leaf)]
+    def append(self, leaf: bytes, tiled: list[tuple[int, bytes]] | None = None) -> None:
+        """Add a leaf hash; into ``tiled``, the ``(height, hash)`` of each subtree it
+        completes whose height is a tile level's (8, 16, …: once every 256 leaves)."""
         node, size, height = leaf, self.size, 0
+        hashes = self.hashes
         while size & 1:
-            node = node_hash(self.hashes.pop(), node)
+            node = node_hash(hashes.pop(), node)
             size >>= 1
             height += 1
-            completed.append((height, node))
-        self.hashes.append(node)
+            if tiled is not None and height % TILE_HEIGHT == 0:
+                tiled.append((height, node))
+        hashes.append(node)
         self.size += 1
-        return completed
 
     def root(self) -> bytes:
         """``MTH(D[0:size])``: the subtrees folded from the right."""
@@ -104,11 +105,18 @@ class TreeEdge:
         return self.frontier.size
 
     def append(self, leaf: bytes) -> None:
-        """Add a leaf: the frontier, and the tile of each level it reaches."""
+        """Add a leaf: to the frontier, to the last tile of level 0, and, each time it
+        completes 256 of them, the new node to the tile of its level."""
         index = self.frontier.size
-        for height, node in self.frontier.append(leaf):
-            if height % TILE_HEIGHT:
-                continue
+        key = (0, index >> TILE_HEIGHT)
+        self._tiles.setdefault(key, bytearray()).extend(leaf)
+        self._changed.add(key)
+        if (index + 1) % TILE_WIDTH:
+            self.frontier.append(leaf)
+            return
+        upper: list[tuple[int, bytes]] = []
+        self.frontier.append(leaf, upper)
+        for height, node in upper:
             level = height // TILE_HEIGHT
             key = (level, index >> (TILE_HEIGHT * (level + 1)))
             self._tiles.setdefault(key, bytearray()).extend(node)
