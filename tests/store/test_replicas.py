@@ -5,6 +5,7 @@ C22), each verifies the other's cookies, and keys rotate across them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -108,6 +109,14 @@ def test_concurrent_writes_through_two_replicas_all_land_on_one_chain_C19_C22(
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert f'"rows_checked": {len(rows)}' in verify.stdout
+    # One tree per site, whichever replica appended: each site's rows make the tree of
+    # its newest signed head (issue 16), and every row has its own place in it.
+    tree = json.loads(verify.stdout)["tree"]
+    assert tree["broken"] == [] and tree["signatures_unchecked"] == []
+    assert tree["signed_heads"] == tree["roots_compared"] == 2
+    for site in ("demo", "other"):
+        places = [r.leaf_index for r in rows if r.site_id == site]
+        assert places == list(range(len(places)))
 
     batches = writes = 0
     for replica, (b0, w0) in zip(two_replicas, metrics_before, strict=True):
