@@ -219,3 +219,18 @@ def test_c21_an_export_after_a_purge_checks_out_with_its_checkpoint_row(
     # dropping a line from the file is found too
     out.write_text("\n".join(out.read_text().splitlines()[::2]) + "\n")
     assert cli("export", "--check", str(out)) == 1
+
+
+def test_c23_a_verify_is_in_each_of_its_sites_access_logs_with_its_outcome(
+    admin_client: TestClient,
+    make_token: Callable[..., str],
+    seed: Callable[[], list[dict[str, Any]]],
+) -> None:
+    seed()
+    token = make_token("demo", "other")
+    assert admin_client.get("/admin/v1/log/verify", headers=bearer(token)).json()["ok"] is True
+    for site, rows in (("demo", 6), ("other", 1)):
+        log = admin_client.get(f"/admin/v1/sites/{site}/access-log", headers=bearer(token))
+        [entry] = [e for e in log.json()["entries"] if e["action"] == "verify"]
+        assert entry["site_id"] == site
+        assert entry["detail"] == {"complete": True, "ok": True, "rows": rows}
