@@ -9,6 +9,7 @@ from typing import Any
 
 from consent_service.cli.common import config_arg, database_arg, settings_of
 from consent_service.settings import DEMO_CONFIG, Settings, SettingsError, is_loopback
+from consent_service.sites import load_sites
 
 
 def add_commands(sub: Any) -> None:
@@ -136,5 +137,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.config is None and "CONSENT_CONFIG" not in os.environ:
         settings = Settings.from_env(database_url=args.database, config_path=DEMO_CONFIG)
     settings = settings.with_demo_key()
+    load_sites(settings.config_path)  # a broken site file: its error, not a URL that fails
     print(f"kakor demo: http://{args.host}:{args.port}/", file=sys.stderr)
     return _run(settings, args)

@@ -317,3 +317,19 @@ def test_serve_with_workers_keeps_the_protocol_and_its_limits(tmp_path: Path) ->
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def test_demo_with_a_broken_site_file_prints_the_error_and_no_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18: the first thing a site owner reads is what is wrong, not a URL that fails."""
+    from consent_service.cli.main import main
+
+    monkeypatch.chdir(tmp_path)  # the demo's key file goes to var/ here
+    broken = tmp_path / "site.toml"
+    broken.write_text('[site]\nid = "x"\n')
+    code = main(["demo", "--config", str(broken), "--database", f"sqlite:///{tmp_path}/d.db"])
+    said = capsys.readouterr().err
+    assert code == 2
+    assert "error: sites: at least one [sites.<id>] table is required" in said
+    assert "kakor demo:" not in said
