@@ -36,6 +36,33 @@ def _size(name: str, description: str) -> dict[str, Any]:
 
 
 _DAMAGED = error_response("The stored tree or head does not check (log_unavailable)")
+
+
+def _proof_route(summary: str, answer: str, *params: tuple[str, str]) -> dict[str, Any]:
+    """A proof route's path item: two sizes in the query, the proof and them back."""
+    names = [name for name, _ in params]
+    schema = {
+        "type": "object",
+        "required": [*names, "proof"],
+        "properties": {**{name: {"type": "integer"} for name in names}, "proof": _PROOF},
+    }
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": [SITE_PARAM, *(_size(name, text) for name, text in params)],
+            "responses": {
+                "200": json_response(answer, schema),
+                "404": error_response("Unknown site"),
+                "422": error_response(
+                    f"{' or '.join(names)} missing, malformed or out of range (invalid_field)"
+                ),
+                "500": _DAMAGED,
+                "503": error_response("The store is unavailable"),
+            },
+        }
+    }
+
+
 OPENAPI: dict[str, Any] = {
     "/v1/sites/{site}/log/head": {
         "get": {
@@ -80,62 +107,18 @@ OPENAPI: dict[str, Any] = {
             },
         }
     },
-    "/v1/sites/{site}/log/consistency": {
-        "get": {
-            "summary": "RFC 9162 consistency proof between two tree sizes",
-            "parameters": [
-                SITE_PARAM,
-                _size("from", "the older tree size"),
-                _size("to", "the newer tree size, at most the current one"),
-            ],
-            "responses": {
-                "200": json_response(
-                    "The proof",
-                    {
-                        "type": "object",
-                        "required": ["from", "to", "proof"],
-                        "properties": {
-                            "from": {"type": "integer"},
-                            "to": {"type": "integer"},
-                            "proof": _PROOF,
-                        },
-                    },
-                ),
-                "404": error_response("Unknown site"),
-                "422": error_response("Sizes missing, malformed or out of range (invalid_field)"),
-                "500": _DAMAGED,
-                "503": error_response("The store is unavailable"),
-            },
-        }
-    },
-    "/v1/sites/{site}/log/inclusion": {
-        "get": {
-            "summary": "RFC 9162 inclusion proof of one leaf in a tree of a given size",
-            "parameters": [
-                SITE_PARAM,
-                _size("index", "the leaf index (a receipt's leaf_index)"),
-                _size("size", "the tree size, at most the current one"),
-            ],
-            "responses": {
-                "200": json_response(
-                    "The audit path, leaf first",
-                    {
-                        "type": "object",
-                        "required": ["index", "size", "proof"],
-                        "properties": {
-                            "index": {"type": "integer"},
-                            "size": {"type": "integer"},
-                            "proof": _PROOF,
-                        },
-                    },
-                ),
-                "404": error_response("Unknown site"),
-                "422": error_response("Index or size missing, malformed or out of range"),
-                "500": _DAMAGED,
-                "503": error_response("The store is unavailable"),
-            },
-        }
-    },
+    "/v1/sites/{site}/log/consistency": _proof_route(
+        "RFC 9162 consistency proof between two tree sizes",
+        "The proof",
+        ("from", "the older tree size"),
+        ("to", "the newer tree size, at most the current one"),
+    ),
+    "/v1/sites/{site}/log/inclusion": _proof_route(
+        "RFC 9162 inclusion proof of one leaf in a tree of a given size",
+        "The audit path, leaf first",
+        ("index", "the leaf index (a receipt's leaf_index)"),
+        ("size", "the tree size, at most the current one"),
+    ),
     "/v1/sites/{site}/receipt": {
         "get": {
             "summary": "The signed receipt of the visitor's newest decision (from the cookie)",

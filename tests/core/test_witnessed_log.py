@@ -207,13 +207,19 @@ def test_deleting_the_oldest_rows_behind_a_fake_checkpoint_is_named(
     assert "a forged tail" in problems(report)  # the checkpoint is no signed leaf
 
 
+def three_accepted(client: TestClient, heads: Path, clock: FakeClock) -> Witness:
+    """Three accept-alls, and a witness that has seen none of them yet."""
+    keeper = witness(client, heads, clock)
+    for _ in range(3):
+        post_consent(client, {"action": "accept-all"})
+    return keeper
+
+
 def test_cut_newest_rows_behind_an_older_genuine_head_need_the_witness(
     client: TestClient, tmp_path: Path, database_url: str, clock: FakeClock
 ) -> None:
     heads = tmp_path / "heads.jsonl"
-    keeper = witness(client, heads, clock)
-    for _ in range(3):
-        post_consent(client, {"action": "accept-all"})
+    keeper = three_accepted(client, heads, clock)
     db = RawDb(database_url)
     try:
         [saved] = db.execute("SELECT seq, hash, size, frontier, note FROM chain_heads")
@@ -277,9 +283,7 @@ def test_c21_an_honest_purge_stays_verifiable_against_older_heads(
     client: TestClient, tmp_path: Path, database_url: str, clock: FakeClock
 ) -> None:
     heads = tmp_path / "heads.jsonl"
-    keeper = witness(client, heads, clock)
-    for _ in range(3):
-        post_consent(client, {"action": "accept-all"})
+    keeper = three_accepted(client, heads, clock)
     keeper.observe()  # size 3, from before the purge's cut-off
     clock.advance(2 * 86400)
     cutoff = format_time(clock.datetime())
@@ -301,9 +305,7 @@ def test_c21_a_purge_that_removed_more_than_it_says_is_named(
     client: TestClient, tmp_path: Path, database_url: str, clock: FakeClock
 ) -> None:
     heads = tmp_path / "heads.jsonl"
-    keeper = witness(client, heads, clock)
-    for _ in range(3):
-        post_consent(client, {"action": "accept-all"})
+    keeper = three_accepted(client, heads, clock)
     keeper.observe()
     clock.advance(3600)
     cutoff = clock.datetime()
