@@ -59,8 +59,8 @@ async def current_head(store: Store, signer: LogSigner, site_id: str) -> Head:
     A stored head that does not verify with the log's keys is refused
     (:class:`~.heads.HeadError`), never passed on.
     """
-    stored = (await store.tree_heads()).get(site_id)
-    if stored is None or stored.size == 0:
+    stored = await stored_tree(store, site_id)
+    if stored.size == 0:
         note = signer.sign(site_id, 0, merkle.EMPTY_ROOT)
     elif stored.note is None:
         raise HeadError(f"the head of {site_id} at {stored.size} is not signed")
@@ -79,7 +79,8 @@ async def current_head(store: Store, signer: LogSigner, site_id: str) -> Head:
 
 async def stored_tree(store: Store, site_id: str) -> TreeHead:
     """The site's tree head as stored (size 0 when it has no rows)."""
-    return (await store.tree_heads()).get(site_id) or TreeHead(site_id, 0, b"", None)
+    found = await store.tree_heads(site_id)
+    return found.get(site_id) or TreeHead(site_id, 0, b"", None)
 
 
 async def inclusion(store: Store, site_id: str, indexes: list[int], size: int) -> list[list[bytes]]:

@@ -223,8 +223,9 @@ class Store(abc.ABC):
         """Per site, the ``(seq, hash)`` its appends chain after (``chain_heads``)."""
 
     @abc.abstractmethod
-    async def tree_heads(self) -> dict[str, TreeHead]:
-        """Per site, the newest head of its Merkle tree (``chain_heads``)."""
+    async def tree_heads(self, site_id: str | None = None) -> dict[str, TreeHead]:
+        """Per site (every one, or only ``site_id``), the newest head of its Merkle tree
+        (``chain_heads``)."""
 
     @abc.abstractmethod
     async def read_tiles(self, site_id: str, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:

@@ -16,6 +16,7 @@ from consent_service.audit.tiles import TreeEdge
 from consent_service.store.columns import POSTGRES_TYPES, UNNEST_INSERT, column_arrays
 from consent_service.store.sql import numbered
 from consent_service.store.tree import (
+    TILES_SQL,
     HeadGuard,
     NewHead,
     edge_tiles_where,
@@ -51,7 +52,6 @@ _APPEND_ONLY = (
     "CREATE TRIGGER consent_events_append_only BEFORE UPDATE ON consent_events "
     "FOR EACH ROW EXECUTE FUNCTION consent_events_refuse_update()"
 )
-_TILES_SQL = "SELECT site_id, level, idx, hashes FROM log_tiles WHERE {}"
 
 
 async def open_tree_edges(
@@ -61,7 +61,7 @@ async def open_tree_edges(
     checked by ``guard`` to be the tree the log signed."""
     trees = {r["site_id"]: (r["size"], r["frontier"], r["note"]) for r in locked}
     where, args = edge_tiles_where({site: tree[0] for site, tree in trees.items()})
-    tiles = await conn.fetch(numbered(_TILES_SQL.format(where)), *args)
+    tiles = await conn.fetch(numbered(TILES_SQL.format(where)), *args)
     return open_edges(trees, tiles, guard, signer)
 
 
@@ -80,7 +80,7 @@ async def write_rows(
 async def tree_prefix(conn: Any, site_id: str, size: int) -> list[str]:
     """The compact range of the first ``size`` leaves of the site's tree, from its tiles."""
     where, args = prefix_tiles_where(site_id, size)
-    return prefix_hashes(size, await conn.fetch(numbered(_TILES_SQL.format(where)), *args))
+    return prefix_hashes(size, await conn.fetch(numbered(TILES_SQL.format(where)), *args))
 
 
 def _heads(heads: Sequence[NewHead], rows: Sequence[AuditRow]) -> list[list[Any]]:

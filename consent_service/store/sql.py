@@ -33,7 +33,7 @@ from consent_service.store.paging import Fetch as Fetch
 from consent_service.store.paging import pages
 from consent_service.store.records import AccessEntry, AdminToken, DayCounts
 from consent_service.store.stats_query import StatsQuery, day_counts
-from consent_service.store.tree import tiles_where
+from consent_service.store.tree import TILES_SQL, tiles_where
 
 _TOKEN_COLUMNS = "token_id, token_hash, role, sites, label, created_at, revoked_at"  # noqa: S105 - column names
 _ACCESS_COLUMNS = "id, at, token_id, role, site_id, action, detail"
@@ -184,8 +184,11 @@ class SqlStore(Store):
         found = await self._fetch("SELECT site_id, seq, hash FROM chain_heads")
         return {str(site): (int(seq), str(hash_)) for site, seq, hash_ in found}
 
-    async def tree_heads(self) -> dict[str, TreeHead]:
-        found = await self._fetch("SELECT site_id, size, frontier, note FROM chain_heads")
+    async def tree_heads(self, site_id: str | None = None) -> dict[str, TreeHead]:
+        sql, args = "SELECT site_id, size, frontier, note FROM chain_heads", []
+        if site_id is not None:
+            sql, args = sql + " WHERE site_id = ?", [site_id]
+        found = await self._fetch(sql, args)
         return {
             str(site): TreeHead(str(site), int(size), bytes(frontier), note)
             for site, size, frontier, note in found
@@ -193,8 +196,8 @@ class SqlStore(Store):
 
     async def read_tiles(self, site_id: str, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
         where, args = tiles_where([(site_id, key) for key in sorted(set(keys))])
-        found = await self._fetch(f"SELECT level, idx, hashes FROM log_tiles WHERE {where}", args)
-        return {(int(level), int(idx)): bytes(hashes) for level, idx, hashes in found}
+        found = await self._fetch(TILES_SQL.format(where), args)
+        return {(int(level), int(idx)): bytes(hashes) for _, level, idx, hashes in found}
 
     async def row_before(self, site_id: str, seq: int) -> AuditRow | None:
         found = await self._fetch(

@@ -39,6 +39,7 @@ from consent_service.store.records import PurgeResult
 from consent_service.store.sql import texts_values
 from consent_service.store.sqlite_commit import Checkpointer, CommitPlacement
 from consent_service.store.tree import (
+    TILES_SQL,
     HeadGuard,
     edge_tiles_where,
     grow,
@@ -229,9 +230,7 @@ class ChainWriter:
                 heads[site_id] = head[0]
             trees[site_id] = (head[1], head[2], head[3]) if head is not None else (0, b"", None)
         where, args = edge_tiles_where({site: tree[0] for site, tree in trees.items()})
-        tiles = conn.execute(
-            f"SELECT site_id, level, idx, hashes FROM log_tiles WHERE {where}", args
-        )
+        tiles = conn.execute(TILES_SQL.format(where), args)
         edges = open_edges(trees, tiles.fetchall(), self.guard, signer)
         leaves: list[bytes] = []
         sizes = {site: edge.size for site, edge in edges.items()}
@@ -301,9 +300,7 @@ class ChainWriter:
             result = purged(site_id, summary, last_hash)
             size = last_leaf + 1
             where, args = prefix_tiles_where(site_id, size)
-            tiles = conn.execute(
-                f"SELECT site_id, level, idx, hashes FROM log_tiles WHERE {where}", args
-            )
+            tiles = conn.execute(TILES_SQL.format(where), args)
             event = checkpoint_for(result, before, now, size, prefix_hashes(size, tiles.fetchall()))
             [checkpoint], writes = self._stage(conn, [event], (), signer)
             writes.append((PURGE_DELETE, [site_id, result.last_seq]))

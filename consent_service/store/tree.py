@@ -39,6 +39,10 @@ class NewHead:
     note: str | None
 
 
+#: Read the tiles a ``WHERE`` from :func:`tiles_where` names (``?`` placeholders).
+TILES_SQL = "SELECT site_id, level, idx, hashes FROM log_tiles WHERE {}"
+
+
 def edge_tiles_where(sizes: Mapping[str, int]) -> tuple[str, list[Any]]:
     """The ``WHERE`` selecting, for each site, the tiles an append extends; its arguments."""
     return tiles_where([(site, key) for site, size in sizes.items() for key in edge_keys(size)])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from consent_service.audit.heads import LogKey, create_key_file
+from consent_service.audit.heads import HeadError, LogKey, create_key_file
 from consent_service.audit.integrity import verify_log
 from consent_service.audit.signing import LogSigner, key_path, load_signer
 from consent_service.cli.main import main
@@ -87,3 +87,11 @@ def test_log_key_rotate_prints_the_settings_to_change(
     assert main(["log-key", "rotate", str(tmp_path / "new.pem")]) == 2  # never overwrites
     assert main(["log-key", "show", "--site", "demo"]) == 0
     assert capsys.readouterr().out.startswith("localhost/demo+")
+
+
+def test_a_head_of_one_site_never_verifies_as_another_sites() -> None:
+    signer = LogSigner(LogKey.generate("localhost"), "consent.example.se")
+    note = signer.sign("a", 1, bytes(32))
+    assert signer.verify("a", note).checkpoint.origin == "consent.example.se/a"
+    with pytest.raises(HeadError):
+        signer.verify("b", note)
