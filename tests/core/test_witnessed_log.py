@@ -28,7 +28,7 @@ from consent_service.audit.witness import Witness
 from consent_service.store.columns import COLUMNS, column_arrays, sqlite_values
 from consent_service.store.records import choices_json
 
-from ..conftest import FakeClock, post_consent, run_signer
+from ..conftest import EDGES, FakeClock, post_consent, run_signer
 from ..rawdb import RawDb
 from .helpers import stored_rows
 
@@ -279,6 +279,7 @@ def _purge(database_url: str, before: str, now: FakeClock) -> int:
     return main(argv, now=now.datetime)
 
 
+@pytest.mark.parametrize("clock", EDGES, indirect=True)
 def test_c21_an_honest_purge_stays_verifiable_against_older_heads(
     client: TestClient, tmp_path: Path, database_url: str, clock: FakeClock
 ) -> None:
@@ -301,6 +302,7 @@ def test_c21_an_honest_purge_stays_verifiable_against_older_heads(
     assert report["tree"]["witnessed"] == 4
 
 
+@pytest.mark.parametrize("clock", EDGES, indirect=True)
 def test_c21_a_purge_that_removed_more_than_it_says_is_named(
     client: TestClient, tmp_path: Path, database_url: str, clock: FakeClock
 ) -> None:
