@@ -37,6 +37,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from consent_service.web.errors import error_body
 
+#: Seconds a refused connection keeps reading (and dropping) what the client still
+#: sends before it closes. See :meth:`_HeadGuard._linger`.
+LINGER_SECONDS = 2.0
+
 
 def _json(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode("ascii")
@@ -121,6 +125,7 @@ class _HeadGuard:
             self.limit_concurrency = None
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
+        self._lingering = False
 
     def _reading_head(self) -> bool:
         raise NotImplementedError
@@ -142,11 +147,29 @@ class _HeadGuard:
             self._refuse("408 Request Timeout", error_body("request_timeout", message))
 
     def _refuse(self, status: str, body: dict[str, Any]) -> None:
+        if self._lingering or self.transport.is_closing():
+            return  # refused once already: one answer per connection
         self._stop_head_clock()
         self.transport.write(
             _closing_answer(status, self.server_state.default_headers, _json(body))
         )
-        self.transport.close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close after the answer without destroying it: a "lingering close" (RFC 9112 §9.6).
+
+        A refused client is usually still sending (the rest of a huge head). Closing a
+        socket with unread bytes makes the kernel answer with RST, and an RST can reach
+        the client before it has read the refusal, which it then never sees. So: send
+        FIN after the answer, drop whatever still arrives, and close when the client
+        closes (``eof_received``) or :data:`LINGER_SECONDS` later, whichever is first.
+        """
+        self._lingering = True
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def send_400_response(self, msg: str) -> None:
         """Answer bytes that are not a request with the JSON 400 and close (uvicorn's hook)."""
@@ -180,6 +203,8 @@ class GuardedH11Protocol(_HeadGuard, H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed h11; time the head from its first byte (h11 bounds its size)."""
+        if self._lingering:
+            return
         if self._reading_head():
             self._start_head_clock()
         super().data_received(data)
@@ -210,6 +235,8 @@ class GuardedHttpToolsProtocol(_HeadGuard, HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         """Count and time a head's bytes, then feed httptools (which buffers any size)."""
+        if self._lingering:
+            return
         if self._in_head:
             self._start_head_clock()
             # Body bytes that share a read with the head's end are counted too: a few

@@ -126,6 +126,29 @@ def test_the_servers_own_refusals_have_the_one_error_shape(server: Server) -> No
         assert answer[2]["error"]["message"]
 
 
+def test_a_refused_client_that_keeps_sending_still_reads_its_refusal(server: Server) -> None:
+    """Lingering close: a client still sending a huge head after the server refused it
+    reads the whole JSON 400, then the server's close. Closing on unread bytes makes the
+    kernel send RST instead, and the client loses the answer."""
+
+    async def go() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+            for _ in range(64):  # 1 MiB: far past the 16 KiB limit
+                writer.write(b"a" * 16384)
+                await writer.drain()
+            writer.write_eof()
+            return await asyncio.wait_for(reader.read(-1), 10)
+        finally:
+            writer.close()
+
+    status, content_type, body = _error(asyncio.run(go()))
+    assert (status, content_type) == (400, "application/json")
+    assert body["error"]["code"] == "bad_request"
+    assert httpx.get(f"{server.base_url}/healthz").status_code == 200
+
+
 def test_past_max_connections_the_503_has_the_error_shape(
     tmp_path: Path, database_url: str
 ) -> None:
