@@ -186,7 +186,12 @@ OPENAPI: dict[str, Any] = {
                         "properties": {
                             "token_id": {"type": "string"},
                             "role": {"type": "string", "enum": ["officer", "viewer"]},
-                            "sites": {"type": "array", "items": {"type": "object"}},
+                            "sites": {
+                                "type": "array",
+                                "description": "id, name, languages, consent_lifetime_days, "
+                                "categories (id, required, title per language)",
+                                "items": {"type": "object"},
+                            },
                         },
                     },
                 ),

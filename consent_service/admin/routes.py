@@ -23,6 +23,7 @@ from consent_service.admin.export.manifest import Manifest
 from consent_service.admin.export.rows import FORMATS, MEDIA_TYPES
 from consent_service.admin.export.stream import Exporter
 from consent_service.admin.period import parse_moment
+from consent_service.admin.sites import site_summary
 from consent_service.admin.stats import site_stats
 from consent_service.audit.integrity import row_proof, texts_problem, verify_log
 from consent_service.audit.proofs import tree_proof
@@ -78,7 +79,9 @@ def _format(request: Request) -> str:
 async def me(request: Request) -> Response:
     """``GET /admin/v1/me``: the token's role and sites (the page signs in with this)."""
     st, who = await _principal(request)
-    sites = [{"id": s, "name": st.sites.get(s).name if s in st.sites else s} for s in who.sites]
+    sites = [
+        site_summary(st.sites.get(s)) if s in st.sites else {"id": s, "name": s} for s in who.sites
+    ]
     return JSONResponse(
         {"token_id": who.token_id, "role": who.role, "sites": sites}, headers=_NO_STORE
     )

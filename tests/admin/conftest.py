@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -15,7 +22,7 @@ from consent_service.cli.main import main
 from consent_service.settings import DEMO_CONFIG
 from consent_service.store import open_store
 
-from ..conftest import FakeClock, signed
+from ..conftest import KEY, FakeClock, signed
 from ..rawdb import RawDb
 
 DAY = 86400.0
@@ -132,3 +139,59 @@ def raw_db(database_url: str) -> Iterator[RawDb]:
 def tamper(conn: RawDb, sql: str, *args: Any) -> None:
     """Run ``sql`` past the append-only trigger (what an attacker would do)."""
     conn.execute(sql, *args, bypass_triggers=True)
+
+
+@dataclass
+class Service:
+    base: str
+    database_url: str
+    env: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    """``consent-service serve`` on a free port with a fresh SQLite file."""
+    port = _free_port()
+    database_url = f"sqlite:///{tmp_path / 'kakor.db'}"
+    env = {**os.environ, "CONSENT_SECRET_KEYS": KEY, "CONSENT_RATE_LIMIT": "0"}
+    env.pop("CONSENT_AUTO_PURGE", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "consent_service",
+            "serve",
+            "--port",
+            str(port),
+            "--database",
+            database_url,
+            "--config",
+            str(DEMO_CONFIG),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, "the service exited"
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.1)
+        yield Service(base, database_url, env)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -43,7 +43,7 @@
       refused: "Nekar allt valfritt",
       gpc: "GPC-signal",
       no_data: "Inga beslut under perioden.",
-      chart_caption: "{n} beslut under {d} dagar. Andelar av dagens beslut.",
+      chart_caption: "{n} beslut under {d}. Andelar av dagens beslut.",
       verified_yes: "Kedjan verifieras: raderna är oförändrade.",
       verified_no: "Varning: kedjan verifieras inte för minst en rad.",
       row: "Rad {seq}: {action}",
@@ -73,6 +73,41 @@
       field_hash: "Hash",
       yes: "ja",
       no: "nej",
+      "action_accept-all": "Godkänn alla",
+      "action_reject-all": "Neka alla",
+      action_save: "Spara val",
+      action_gpc: "GPC-signal",
+      action_withdraw: "Återkallat",
+      action_checkpoint: "Rensning (kontrollpunkt)",
+      action_placeholder: "Tillåtet från platshållare",
+      days_one: "{n} dag",
+      days_other: "{n} dagar",
+      period_hint: "Perioden gäller diagrammet och exporten. Tomma fält betyder all tid.",
+      summary_now: "Samtycke nu: {choices}. Sedan {date} ({action}), giltigt till {until}.",
+      summary_withdrawn: "Återkallat {date}: inget valfritt tillåts sedan dess.",
+      summary_history: "{n} för detta samtyckes-ID.",
+      events_one: "{n} händelse",
+      events_other: "{n} händelser",
+      print_proof: "Skriv ut beviset",
+      access_title: "Åtkomstlogg",
+      access_help: "Vem som exporterat, slagit upp eller kontrollerat den här webbplatsens uppgifter, och när. Nyast först.",
+      access_show: "Visa åtkomstloggen",
+      access_empty: "Ingen åtkomst loggad än.",
+      access_at: "Tid (UTC)",
+      access_who: "Token",
+      access_action: "Åtgärd",
+      access_what: "Vad",
+      access_export: "Export",
+      access_lookup: "Uppslag",
+      access_verify: "Kontroll av kedjan",
+      access_stats: "Statistik",
+      access_manifest: "Manifest",
+      rows_one: "{n} rad",
+      rows_other: "{n} rader",
+      access_rows: "{rows} rader, SHA-256 {sha}",
+      access_incomplete: "avbruten",
+      access_outcome_ok: "intakt",
+      access_outcome_broken: "bruten",
     },
     en: {
       title: "Consents – administration",
@@ -107,7 +142,7 @@
       refused: "Refuses all optional",
       gpc: "GPC signal",
       no_data: "No decisions in this period.",
-      chart_caption: "{n} decisions over {d} days. Shares of each day's decisions.",
+      chart_caption: "{n} decisions over {d}. Shares of each day's decisions.",
       verified_yes: "The chain verifies: the rows are unchanged.",
       verified_no: "Warning: the chain does not verify for at least one row.",
       row: "Row {seq}: {action}",
@@ -137,6 +172,41 @@
       field_hash: "Hash",
       yes: "yes",
       no: "no",
+      "action_accept-all": "Accept all",
+      "action_reject-all": "Reject all",
+      action_save: "Save choices",
+      action_gpc: "GPC signal",
+      action_withdraw: "Withdrawn",
+      action_checkpoint: "Purge (checkpoint)",
+      action_placeholder: "Allowed from a placeholder",
+      days_one: "{n} day",
+      days_other: "{n} days",
+      period_hint: "The period applies to the chart and the export. Empty fields mean all time.",
+      summary_now: "Consent now: {choices}. Since {date} ({action}), valid until {until}.",
+      summary_withdrawn: "Withdrawn on {date}: nothing optional is allowed since.",
+      summary_history: "{n} for this consent ID.",
+      events_one: "{n} event",
+      events_other: "{n} events",
+      print_proof: "Print the proof",
+      access_title: "Access log",
+      access_help: "Who exported, looked up or checked this site's records, and when. Newest first.",
+      access_show: "Show the access log",
+      access_empty: "No access logged yet.",
+      access_at: "Time (UTC)",
+      access_who: "Token",
+      access_action: "Action",
+      access_what: "What",
+      access_export: "Export",
+      access_lookup: "Lookup",
+      access_verify: "Chain check",
+      access_stats: "Statistics",
+      access_manifest: "Manifest",
+      rows_one: "{n} row",
+      rows_other: "{n} rows",
+      access_rows: "{rows} rows, SHA-256 {sha}",
+      access_incomplete: "interrupted",
+      access_outcome_ok: "intact",
+      access_outcome_broken: "broken",
     },
   };
   const PROOF_FIELDS = [
@@ -146,7 +216,7 @@
   const COLOURS = ["#005a8c", "#b35900", "#6b3fa0", "#1d6b2f", "#a3121b", "#3d3d3d"];
   const SVG = "http://www.w3.org/2000/svg";
 
-  const state = { lang: "sv", token: null, me: null, stats: null, lastLookup: null };
+  const state = { lang: "sv", token: null, me: null, stats: null, lastLookup: null, access: null };
   const $ = (id) => document.getElementById(id);
 
   function t(key, values) {
@@ -168,6 +238,31 @@
     return new Intl.NumberFormat(state.lang, { style: "percent", maximumFractionDigits: 1 }).format(share);
   }
 
+  /** "1 dag" / "3 dagar": ``{key}_one`` or ``{key}_other`` by the language's plural rules. */
+  function countOf(key, n) {
+    const form = new Intl.PluralRules(state.lang).select(n) === "one" ? "one" : "other";
+    return t(key + "_" + form, { n: n });
+  }
+
+  /** The signed-in token's entry for the chosen site (from /admin/v1/me). */
+  function currentSite() {
+    return ((state.me && state.me.sites) || []).find((s) => s.id === $("site").value) || {};
+  }
+
+  /** A category's title in the page's language; its id only if the site has no title. */
+  function categoryTitle(id) {
+    const category = (currentSite().categories || []).find((c) => c.id === id);
+    const titles = (category && category.title) || {};
+    return titles[state.lang] || titles.en || Object.values(titles)[0] || id;
+  }
+
+  /** An audit row's action in words ("Spara val", not "save"). */
+  function actionName(action) {
+    const key = "action_" + action;
+    const text = t(key);
+    return text === key ? action : text;
+  }
+
   function applyTexts() {
     document.documentElement.lang = state.lang;
     document.title = t("title");
@@ -180,6 +275,7 @@
     if (state.me) showWho();
     if (state.stats) renderStats(state.stats);
     if (state.lastLookup) renderLookup(state.lastLookup);
+    if (state.access) renderAccess(state.access);
   }
 
   class ApiError extends Error {
@@ -246,6 +342,8 @@
     $("signin").hidden = true;
     $("app").hidden = false;
     showWho();
+    // Sign-in replaced the form the focus was in: continue at the first control of the app.
+    select.focus();
     await loadStats();
   }
 
@@ -261,6 +359,8 @@
     state.me = null;
     state.stats = null;
     state.lastLookup = null;
+    state.access = null;
+    $("access-result").replaceChildren();
     $("app").hidden = true;
     $("signin").hidden = false;
     $("lookup-result").replaceChildren();
@@ -285,7 +385,7 @@
   function seriesOf(stats) {
     const series = stats.optional_categories.map((cat) => ({
       key: "allowed:" + cat,
-      label: t("allowed", { cat: cat }),
+      label: t("allowed", { cat: categoryTitle(cat) }),
       value: (day) => day.allowed[cat] || 0,
     }));
     series.push({ key: "refused", label: t("refused"), value: (day) => day.refused_share });
@@ -298,7 +398,7 @@
     const series = seriesOf(stats);
     renderChart(days, series);
     $("chart-caption").textContent = days.length
-      ? t("chart_caption", { n: stats.totals.decisions, d: days.length })
+      ? t("chart_caption", { n: stats.totals.decisions, d: countOf("days", days.length) })
       : t("no_data");
     const legend = $("legend");
     legend.replaceChildren();
@@ -391,22 +491,64 @@
 
   function fieldValue(name, value) {
     if (name === "choices") {
-      return Object.entries(value).map(([k, v]) => k + ": " + (v ? t("yes") : t("no"))).join(", ");
+      return choicesText(value);
     }
     if (name === "gpc") return value ? t("yes") : t("no");
     return value === null || value === undefined ? "" : String(value);
   }
 
+  function choicesText(choices) {
+    return Object.entries(choices || {})
+      .map(([k, v]) => categoryTitle(k) + " " + (v ? t("yes") : t("no")))
+      .join(", ");
+  }
+
+  function addDays(isoDate, days) {
+    const date = new Date(isoDate);
+    date.setUTCDate(date.getUTCDate() + days);
+    return date.toISOString().slice(0, 10);
+  }
+
+  /** What holds now, in plain words, from the newest row of the consent's history. */
+  function lookupSummary(proof) {
+    const rows = proof.rows.filter((r) => r.action !== "checkpoint");
+    const box = el("div", null, "summary");
+    box.id = "lookup-summary";
+    const last = rows[rows.length - 1];
+    if (!last) return box;
+    const date = String(last.created_at).slice(0, 10);
+    if (last.action === "withdraw") {
+      box.append(el("p", t("summary_withdrawn", { date: date }), "now"));
+    } else {
+      const optional = {};
+      for (const [k, v] of Object.entries(last.choices || {})) {
+        const category = (currentSite().categories || []).find((c) => c.id === k);
+        if (!category || !category.required) optional[k] = v;
+      }
+      const days = currentSite().consent_lifetime_days || 365;
+      box.append(el("p", t("summary_now", {
+        choices: choicesText(optional), date: date, action: actionName(last.action), until: addDays(last.created_at, days),
+      }), "now"));
+    }
+    box.append(el("p", t("summary_history", { n: countOf("events", rows.length) }), "muted"));
+    const print = el("button", t("print_proof"));
+    print.type = "button";
+    print.id = "print-proof";
+    print.addEventListener("click", () => window.print());
+    box.append(print);
+    return box;
+  }
+
   function renderLookup(proof) {
     const out = $("lookup-result");
-    out.replaceChildren();
+    out.replaceChildren(lookupSummary(proof));
     const status = el("p", proof.verified ? t("verified_yes") : t("verified_no"), proof.verified ? "ok" : "bad");
     status.id = "lookup-status";
     out.append(status);
     for (const row of proof.rows) {
       const card = el("article", null, "row-card");
       card.dataset.seq = row.seq;
-      card.append(el("h3", t("row", { seq: row.seq, action: row.action })));
+      card.append(el("h3", t("row", { seq: row.seq, action: actionName(row.action) })));
       const list = el("dl", null, "proof");
       for (const name of PROOF_FIELDS) {
         list.append(el("dt", t("field_" + name)), el("dd", fieldValue(name, row[name]), name.endsWith("hash") || name === "event_id" ? "mono" : ""));
@@ -487,6 +629,63 @@
     }
   }
 
+  /* ---------- access log ---------- */
+
+  async function loadAccess() {
+    const out = $("access-result");
+    try {
+      state.access = await (await api(sitePath("/access-log?limit=200"))).json();
+      renderAccess(state.access);
+    } catch (err) {
+      state.access = null;
+      out.replaceChildren(el("p", t("error", { msg: err.message }), "error"));
+    }
+  }
+
+  function accessWhat(entry) {
+    const d = entry.detail || {};
+    if (entry.action === "lookup") return d.consent_id || "";
+    if (entry.action === "stats") return (d.since || "…") + " – " + (d.until || "…");
+    if (d.complete === false) return t("access_incomplete");
+    if (entry.action === "verify") {
+      return t(d.ok ? "access_outcome_ok" : "access_outcome_broken") + ", " + countOf("rows", d.rows || 0);
+    }
+    if (d.sha256 !== undefined) return t("access_rows", { rows: d.rows, sha: d.sha256 });
+    return "";
+  }
+
+  function renderAccess(log) {
+    const out = $("access-result");
+    if (!log.entries.length) {
+      out.replaceChildren(el("p", t("access_empty")));
+      return;
+    }
+    const table = el("table", null, "data");
+    table.id = "access-table";
+    table.append(el("caption", t("access_title"), "visually-hidden"));
+    const head = el("tr");
+    for (const key of ["access_at", "access_who", "access_action", "access_what"]) {
+      const th = el("th", t(key));
+      th.scope = "col";
+      head.append(th);
+    }
+    table.append(el("thead"));
+    table.tHead.append(head);
+    const body = el("tbody");
+    for (const entry of log.entries) {
+      const row = el("tr");
+      row.dataset.action = entry.action;
+      const key = "access_" + entry.action;
+      const name = t(key) === key ? entry.action : t(key);
+      row.append(el("td", entry.at), el("td", entry.token_id + " (" + t("role_" + entry.role) + ")"), el("td", name), el("td", accessWhat(entry), "mono"));
+      body.append(row);
+    }
+    table.append(body);
+    const scroll = el("div", null, "scroll");
+    scroll.append(table);
+    out.replaceChildren(scroll);
+  }
+
   /* ---------- integrity ---------- */
 
   async function verify() {
@@ -519,12 +718,19 @@
     });
     $("signin-form").addEventListener("submit", signIn);
     $("signout").addEventListener("click", signOut);
-    $("site").addEventListener("change", () => loadStats());
+    $("site").addEventListener("change", () => {
+      state.lastLookup = null;
+      state.access = null;
+      $("lookup-result").replaceChildren();
+      $("access-result").replaceChildren();
+      loadStats();
+    });
     $("period").addEventListener("submit", loadStats);
     $("lookup-form").addEventListener("submit", lookup);
     $("export-csv").addEventListener("click", exportRows);
     $("export-jsonl").addEventListener("click", exportRows);
     $("verify").addEventListener("click", verify);
+    $("access-show").addEventListener("click", loadAccess);
   }
 
   start();
