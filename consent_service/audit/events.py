@@ -21,6 +21,8 @@ from consent_service.audit.timefmt import format_time
 
 #: ``action`` of the row a purge appends: it records what was removed (C21).
 CHECKPOINT = "checkpoint"
+#: ``action`` (and ``consent_id``) of the row that records a scan of the site.
+SCAN = "scan"
 
 
 def new_event_id() -> str:
@@ -111,6 +113,38 @@ def json_value(name: str, value: Any) -> Any:
     return value
 
 
+def scan_event(
+    site_id: str, page: str, detail: Mapping[str, Any], created_at: datetime
+) -> ConsentEvent:
+    """The row that records a scan of ``site_id`` from ``page``: ``detail`` is its summary.
+
+    The summary carries the stored report's SHA-256 and id, so the signed log vouches
+    for the whole report (:mod:`consent_service.gating.scan.record`).
+    """
+    return _service_row(site_id, SCAN, page, detail, created_at)
+
+
+def _service_row(
+    site_id: str, action: str, page: str, detail: Mapping[str, Any], created_at: datetime
+) -> ConsentEvent:
+    return ConsentEvent(
+        site_id=site_id,
+        consent_id=action,
+        action=action,
+        choices={},
+        policy_version="",
+        texts_hash="",
+        language="",
+        widget_version="",
+        page=page,
+        ip="",
+        browser="",
+        gpc=False,
+        created_at=created_at,
+        detail=dict(detail),
+    )
+
+
 def checkpoint_event(site_id: str, detail: Mapping[str, Any], created_at: datetime) -> ConsentEvent:
     """The row a purge appends to ``site_id``'s chain, recording what it removed (C21).
 
@@ -119,19 +153,4 @@ def checkpoint_event(site_id: str, detail: Mapping[str, Any], created_at: dateti
     names as its ``prev_hash``. :func:`~consent_service.audit.verify.anchors_from`
     turns it into a verify anchor.
     """
-    return ConsentEvent(
-        site_id=site_id,
-        consent_id=CHECKPOINT,
-        action=CHECKPOINT,
-        choices={},
-        policy_version="",
-        texts_hash="",
-        language="",
-        widget_version="",
-        page="",
-        ip="",
-        browser="",
-        gpc=False,
-        created_at=created_at,
-        detail=dict(detail),
-    )
+    return _service_row(site_id, CHECKPOINT, "", detail, created_at)

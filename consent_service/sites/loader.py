@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from consent_service.sites.model import Category, Cookie, Service, Site, SiteRegistry
+from consent_service.sites.model import (
+    Category,
+    Cookie,
+    ScanSchedule,
+    Service,
+    Site,
+    SiteRegistry,
+)
 from consent_service.sites.rules import (
     CATEGORY_ID,
     CONSENT_MODE_SIGNALS,
@@ -133,6 +140,24 @@ def _site(site_id: str, raw: dict[str, Any], where: str) -> Site:
         texts=texts,
         categories=categories,
         retention_days=retention,
+        scan=_scan(raw.get("scan"), f"{where}.scan"),
+    )
+
+
+def _scan(raw: Any, where: str) -> ScanSchedule | None:
+    if raw is None:
+        return None
+    table = read_table(raw, where)
+    unknown = set(table) - {"start", "every_days", "max_pages"}
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
+    start = read_str(table, "start", where)
+    if not start.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.start: the page or sitemap URL to scan from (http or https)")
+    return ScanSchedule(
+        start=start,
+        every_days=read_int(table, "every_days", where, default=30, minimum=1, maximum=366),
+        max_pages=read_int(table, "max_pages", where, default=50, minimum=1, maximum=10_000),
     )
 
 

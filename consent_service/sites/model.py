@@ -38,6 +38,15 @@ class Service:
 
 
 @dataclass(frozen=True)
+class ScanSchedule:
+    """``[sites.<id>.scan]``: ``serve`` scans the site from ``start`` every ``every_days``."""
+
+    start: str
+    every_days: int
+    max_pages: int = 50
+
+
+@dataclass(frozen=True)
 class Category:
     """A purpose a visitor can allow or refuse; ``required`` ones are always on."""
 
@@ -66,6 +75,8 @@ class Site:
     texts: Mapping[str, Mapping[str, str]]
     categories: tuple[Category, ...]
     retention_days: int | None
+    #: The scheduled scan, or None (the default: no scans unless the site file asks).
+    scan: ScanSchedule | None = None
 
     @functools.cached_property
     def category_ids(self) -> tuple[str, ...]:

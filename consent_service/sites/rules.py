@@ -46,6 +46,7 @@ SITE_KEYS = {
     "texts",
     "categories",
     "retention_days",
+    "scan",
 }
 LEGITIMATE_INTEREST = {"legitimate-interest", "legitimate_interest", "legitimate interest"}
 

@@ -7,6 +7,7 @@ The API and the CLI speak only to this interface; the contract tests in
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from consent_service.audit.events import AuditRow, ConsentEvent
 from consent_service.audit.signing import LogSigner
 from consent_service.audit.tiles import Frontier, TileKey
 from consent_service.store.records import AccessEntry, AdminToken, DayCounts, PurgeResult
+from consent_service.store.scans import ScanReports
 
 #: Shipped inside the package so a plain wheel install has them; ``migrations/`` at the
 #: repository root is a link to this folder.
@@ -104,6 +106,11 @@ class Store(abc.ABC):
         When this returns, the rows are durable. Concurrent callers, in this process
         or another, never fork a site's chain.
         """
+
+    @functools.cached_property
+    def scans(self) -> ScanReports:
+        """The stored scan reports (``consent-service scan --record``, scheduled scans)."""
+        return ScanReports(self)
 
     @abc.abstractmethod
     def iter_rows(

@@ -15,12 +15,14 @@ from starlette.routing import BaseRoute, Route
 
 from consent_service.admin import retention
 from consent_service.admin import routes as admin
+from consent_service.admin import scans as admin_scans
 from consent_service.api import log as api_log
 from consent_service.api import routes as api
 from consent_service.audit.recorder import Recorder
 from consent_service.audit.signing import load_signer
 from consent_service.consent.tokens import TokenSigner
 from consent_service.gating import declaration, gate
+from consent_service.gating.scan import schedule
 from consent_service.settings import Settings
 from consent_service.sites import load_sites
 from consent_service.store import open_store
@@ -57,15 +59,17 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        purger = None
+        purger = scans = None
         try:
             await store.migrate()
             if settings.public_url is not None:  # one widget per site: build them now
                 state.widgets.warm(sites, settings.public_url)
             state.recorder.start()
             purger = retention.start_auto_purge(state)
+            scans = schedule.start_scans(state)
             yield
         finally:
+            await schedule.stop_scans(scans)
             await retention.stop_auto_purge(purger)
             await state.recorder.stop()
             await store.close()
@@ -74,7 +78,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     routes: list[BaseRoute] = [consent, *api.routes(), Route("/openapi.json", openapi_json)]
     routes += api_log.routes()
     routes += [*gate.routes(), *declaration.routes(), *widget.routes()]
-    routes += admin.routes()
+    routes += [*admin_scans.routes(), *admin.routes()]  # before admin's /admin/{asset}
     if settings.demo:
         from consent_service import demo
 
