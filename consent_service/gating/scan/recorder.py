@@ -94,6 +94,9 @@ class Recorder:
         #: The main document's HTTP status and media type, as the last load answered.
         self.status: int | None = None
         self.media_type = ""
+        #: Set once the phase has taken stock: what the page does later (while the crawl
+        #: takes its screenshot) is not part of the phase.
+        self.stopped = False
 
     async def attach(self, context: BrowserContext) -> None:
         """Start recording ``context``: call before the context opens a page."""
@@ -117,7 +120,7 @@ class Recorder:
         if match and self.widget is None:
             self.widget = (match["base"], match["site"])
         origin = origin_of(url)
-        if origin is None or not self.after_click:
+        if origin is None or not self.after_click or self.stopped:
             return
         self.observed.requests.append(RequestSeen(url, origin, request.resource_type))
 
@@ -128,7 +131,7 @@ class Recorder:
 
     def on_storage(self, kind: str, key: str, origin: str) -> None:
         """The init script saw a write (for ``document.cookie``, ``key`` is the assignment)."""
-        if not self.after_click:
+        if not self.after_click or self.stopped:
             return
         if kind == "document.cookie":
             name = parse_cookie_write(key)
@@ -164,9 +167,10 @@ class Recorder:
         try:
             keys = await page.evaluate(_STORAGE_KEYS)
         except Exception:  # a page that navigated away has no storage to read
-            return
+            keys = {}
         for kind in ("localStorage", "sessionStorage"):
             for key in keys.get(kind, []):
                 write = StorageWrite(kind, str(key), self.page_origin)
                 if write not in self.observed.storage:
                     self.observed.storage.append(write)
+        self.stopped = True
