@@ -105,6 +105,7 @@ def test_a_crawl_reports_every_page_and_the_declaration_c1_c2_c13(
     assert skipped["/private/secret.html"] == "disallowed by robots.txt"
     assert skipped[f"{tracker}/offsite.html"].startswith("another origin")
     assert skipped["/report.pdf"].startswith("not a page")
+    assert skipped["/feed"] == "not a page (application/json)"  # loaded, then seen not to be one
     assert "/private/secret.html" not in site.paths()
     assert "/offsite.html" not in site.paths("127.0.0.1")
     # The declaration from the scan.

@@ -204,6 +204,11 @@ async def crawl(
                 first_party.add(before.page_origin)
                 frontier.origins.add(before.page_origin)
                 notes.append(f"{start} redirected to {before.page_origin}; both count as the site")
+            not_a_page = _not_a_page(page)
+            if not_a_page:
+                frontier.skipped[url] = not_a_page
+                say(f"    {not_a_page}")
+                continue
             report = judge_page(page, depth, found_on, declared, service_origin, first_party)
             pages.append(report)
             if report.scanned and "before" in page.facts:
@@ -243,6 +248,17 @@ def _note_service(page: PageVisit, frontier: Frontier, known: str | None) -> str
             base = recorder.widget[0]
             frontier.excluded[f"{base}/v1/"] = "the consent service's own page, not the site's"
             return origin_of(base)
+    return None
+
+
+def _not_a_page(page: PageVisit) -> str | None:
+    """Why what a link led to is not a page to judge (a JSON feed, a download), or None."""
+    before = page.recorders.get("before")
+    media_type = (before.media_type if before else "").split(";")[0].strip().lower()
+    if media_type and "html" not in media_type:
+        return f"not a page ({media_type})"
+    if page.error and "Download is starting" in page.error:
+        return "not a page (a download)"
     return None
 
 
