@@ -59,7 +59,12 @@ def test_a_crawl_reports_every_page_and_the_declaration_c1_c2_c13(
 ) -> None:
     need_browser()
     config = site_config(tmp_path, site.port)
-    json_path, html_path = tmp_path / "out" / "report.json", tmp_path / "out" / "report.html"
+    out = tmp_path / "out"
+    json_path, html_path, toml_path = (
+        out / "report.json",
+        out / "report.html",
+        out / "proposed.toml",
+    )
     code, report, err = crawl_cli(
         capsys,
         f"{site.base}/",
@@ -69,6 +74,8 @@ def test_a_crawl_reports_every_page_and_the_declaration_c1_c2_c13(
         str(json_path),
         "--html",
         str(html_path),
+        "--propose",
+        str(toml_path),
     )
     assert code == 1
     assert report["exit_code"] == 1 and report["clean"] is False
@@ -116,6 +123,7 @@ def test_a_crawl_reports_every_page_and_the_declaration_c1_c2_c13(
     assert "bump policy_version (now '2026-11-01')" in check["bump_policy_version"]
     assert 'name = "_hjSessionUser_*"' in check["proposed_toml"]
     assert "on 2026-12-31 for site 'test'" in check["proposed_toml"]
+    assert toml_path.read_text(encoding="utf-8") == check["proposed_toml"]
     # Progress went to stderr, one line per page as it starts.
     assert f"[1/50] {site.base}/ (depth 0)" in err
     assert err.count("[") >= 5
@@ -180,6 +188,12 @@ def test_exit_3_when_a_page_cannot_be_scanned_but_nothing_leaks(
     assert pages["/clean-broken.html"]["clean"] is True
     assert pages["/missing.html"]["error"] == "the page answered HTTP 404"
     assert report["summary"]["failed_pages"] == 1
+    # The text summary, as a person reads it in a CI log.
+    argv = ["scan", "--crawl", f"{site.base}/clean-broken.html", "--config", str(config), "--quiet"]
+    assert main([*argv, "--max-depth", "1", "--chromium", CHROMIUM], now=lambda: YEAR_END) == 3
+    text = capsys.readouterr().out
+    assert f"  {site.base}/missing.html: not scanned: the page answered HTTP 404" in text
+    assert "INCOMPLETE: no problems, but 1 page failed." in text
 
 
 @pytest.mark.parametrize(
