@@ -33,7 +33,7 @@ from consent_service.gating.scan.page_visit import PageVisit, visit
 from consent_service.gating.scan.sitemap import looks_like_sitemap, parse_sitemap
 
 if TYPE_CHECKING:
-    from playwright.async_api import APIRequestContext, StorageState
+    from playwright.async_api import APIRequestContext, Browser, StorageState
 
 #: Sitemaps read at most from one sitemap index (and its indexes, two levels deep).
 MAX_SITEMAPS = 50
@@ -155,44 +155,13 @@ async def crawl(
             url, depth, found_on = item
             say(f"[{len(pages) + 1}/{bounds.max_pages}] {url} (depth {depth})")
             if declared is None:
-                page = await visit(
-                    browser,
-                    url,
-                    Declared.nothing(),
-                    decisions,
-                    phases=("before",),
-                    timeout=bounds.timeout,
-                    settle=bounds.settle,
-                )
-                recorder = page.recorders.get("before")
-                if recorder is None:
+                page, declared = await _first_visit(browser, url, site, decisions, bounds, notes)
+                if declared is None:
                     pages.append(
                         judge_page(page, depth, found_on, Declared.nothing(), None, first_party)
                     )
                     say(f"    not scanned: {page.error}")
                     continue
-                if recorder.widget:
-                    base, widget_site = recorder.widget
-                    declared = await remote_declared(
-                        browser, base, site or widget_site, bounds.timeout
-                    )
-                else:
-                    declared = Declared.nothing()
-                    notes.append(
-                        "no kakor widget on the first page and no --config: nothing is declared, "
-                        "so every cookie and every other origin counts"
-                    )
-                page.merge(
-                    await visit(
-                        browser,
-                        url,
-                        declared,
-                        decisions,
-                        phases=("reject", "accept"),
-                        timeout=bounds.timeout,
-                        settle=bounds.settle,
-                    )
-                )
             else:
                 page = await visit(
                     browser, url, declared, decisions, timeout=bounds.timeout, settle=bounds.settle
@@ -237,6 +206,42 @@ async def crawl(
         cookie_database={"rows": len(database), **database.source},
         notes=notes,
     )
+
+
+async def _first_visit(
+    browser: Browser,
+    url: str,
+    site: str | None,
+    decisions: dict[str, StorageState],
+    bounds: Bounds,
+    notes: list[str],
+) -> tuple[PageVisit, Declared | None]:
+    """The first page when no declaration was given: look first, read the one its widget names.
+
+    The declaration is None when the page could not be loaded (the next page tries again).
+    """
+    page = await visit(
+        browser, url, Declared.nothing(), decisions, phases=("before",),
+        timeout=bounds.timeout, settle=bounds.settle,
+    )  # fmt: skip
+    recorder = page.recorders.get("before")
+    if recorder is None:
+        return page, None
+    if recorder.widget:
+        base, widget_site = recorder.widget
+        declared = await remote_declared(browser, base, site or widget_site, bounds.timeout)
+    else:
+        declared = Declared.nothing()
+        notes.append(
+            "no kakor widget on the first page and no --config: nothing is declared, "
+            "so every cookie and every other origin counts"
+        )
+    rest = await visit(
+        browser, url, declared, decisions, phases=("reject", "accept"),
+        timeout=bounds.timeout, settle=bounds.settle,
+    )  # fmt: skip
+    page.merge(rest)
+    return page, declared
 
 
 def _note_service(page: PageVisit, frontier: Frontier, known: str | None) -> str | None:
