@@ -6,7 +6,7 @@ a fake banner that gates ``tracker.js`` on the ``consent`` cookie, like the one-
 scanner's fixtures; what differs per page:
 
 - ``/`` and ``/about.html``: clean, with a ``data-consent-open`` link;
-- ``/no-control.html``: clean, but no withdrawal control;
+- ``/no-control.html``: clean, but no withdrawal control (a ``<span>`` is not one);
 - ``/late.html``: a tracker that fires 1.5 s after load, before any choice;
 - ``/undeclared.html``: after accept, an undeclared Hotjar cookie;
 - ``/private/secret.html``: disallowed by robots.txt (must never be requested);
@@ -109,7 +109,11 @@ def pages(port: int) -> dict[str, tuple[str, str]]:
         ),
         "/about.html": (html, page("Om oss", ["/", "/undeclared.html", "/report.pdf", "/feed"])),
         "/feed": ("application/json", '{"items": []}'),
-        "/no-control.html": (html, page("Utan länk", ["/"], control=False)),
+        # A control the Tab key never reaches is no control (C13).
+        "/no-control.html": (
+            html,
+            page("Utan länk", ["/"], control=False, extra="<span data-consent-open>Kakor</span>"),
+        ),
         "/late.html": (html, page("Sen spårare", ["/"], extra=LATE)),
         "/undeclared.html": (html, page("Odeklarerad", ["/"], on_accept=HOTJAR)),
         "/private/secret.html": (html, page("Hemlig", [])),

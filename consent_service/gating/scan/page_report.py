@@ -136,6 +136,6 @@ def _why(control: bool) -> str:
         )
     selectors = ", ".join(WITHDRAWAL_SELECTORS)
     return (
-        f"nothing visible matches {selectors}: PTS asks for a way to change or withdraw "
-        "consent on every page (C13)"
+        f"nothing visible and reachable by keyboard matches {selectors}: PTS asks for a way "
+        "to change or withdraw consent on every page (C13)"
     )

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 WITHDRAWAL_SELECTORS = ("[data-consent-open]",)
 #: At most this many candidates are checked for visibility per selector.
 _CANDIDATES = 20
+# A link, a button or anything else the Tab key reaches; a <span data-consent-open> is not.
+_FOCUSABLE = """(el) => !el.disabled && (el.matches("a[href], button, input, select, summary")
+  || (el.hasAttribute("tabindex") && el.tabIndex >= 0))"""
 _LINKS = """() => Array.from(document.querySelectorAll("a[href], area[href]"), (a) => a.href)"""
 PHASES = ("before", "reject", "accept")
 
@@ -62,10 +65,12 @@ class PageVisit:
 
 
 async def _control_visible(page: Page) -> bool:
+    """Whether a withdrawal control is visible and reachable by keyboard (C13)."""
     for selector in WITHDRAWAL_SELECTORS:
         found = page.locator(selector)
         for i in range(min(await found.count(), _CANDIDATES)):
-            if await found.nth(i).is_visible():
+            candidate = found.nth(i)
+            if await candidate.is_visible() and await candidate.evaluate(_FOCUSABLE):
                 return True
     return False
 
