@@ -1,8 +1,11 @@
-"""Helpers for the gating suites: visitor tokens of every kind, and edited demo configs."""
+"""Helpers for the gating suites: visitor tokens, edited demo configs, the browser, the demo."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,10 @@ from starlette.testclient import TestClient
 from consent_service.consent.tokens import TokenSigner
 from consent_service.settings import DEMO_CONFIG, Secret
 
-from ..conftest import KEY, FakeClock, post_consent
+from ..conftest import KEY, ON_CI, FakeClock, post_consent
+from .servers import Processes, free_port
+
+CHROMIUM = os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium")
 
 #: The demo's optional categories, in the token's bit order.
 OPTIONAL = ("statistics", "third-party")
@@ -61,3 +67,42 @@ def edited_config(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return factory
+
+
+def need_browser() -> None:
+    """Skip (fail under ``CI=true``) when Chromium or Playwright is missing."""
+    missing = []
+    if not Path(CHROMIUM).exists():
+        missing.append(f"Chromium at {CHROMIUM}")
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        missing.append("Playwright")
+    if missing:
+        message = f"the scanner tests need {' and '.join(missing)}"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Factory: ``consent-service demo`` as a real subprocess on a free port; its base URL."""
+    procs = Processes(tmp_path)
+
+    def start() -> str:
+        port = free_port()
+        exe = shutil.which("consent-service", path=str(Path(sys.executable).parent))
+        assert exe, "consent-service is not installed in this environment"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
+        database = f"sqlite:///{tmp_path / 'demo.db'}"
+        procs.start(
+            [exe, "demo", "--port", str(port), "--database", database],
+            port,
+            probe="/healthz",
+            env=env,
+        )
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    procs.stop()

@@ -8,8 +8,6 @@ origin, exactly like a third-party tracker.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -22,26 +20,9 @@ import pytest
 from consent_service.cli.main import main
 from consent_service.sites import TEXT_KEYS
 
-from ..conftest import ON_CI
-from .servers import Processes, free_port, http_get
-
-CHROMIUM = os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium")
-
-
-def _need_browser() -> None:
-    missing = []
-    if not Path(CHROMIUM).exists():
-        missing.append(f"Chromium at {CHROMIUM}")
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        missing.append("Playwright")
-    if missing:
-        message = f"the scanner tests need {' and '.join(missing)}"
-        if ON_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-
+from .conftest import CHROMIUM
+from .conftest import need_browser as _need_browser
+from .servers import free_port, http_get
 
 pytestmark = pytest.mark.browser
 
@@ -311,29 +292,6 @@ def test_without_playwright_the_message_says_how_to_install(
     monkeypatch.setitem(sys.modules, "playwright.async_api", None)
     assert main(["scan", "http://localhost:1/"]) == 2
     assert "pip install 'consent-service[scan]'" in capsys.readouterr().err
-
-
-@pytest.fixture
-def demo_server(tmp_path: Path) -> Iterator[Callable[[], str]]:
-    """Factory: ``consent-service demo`` as a real subprocess on a free port; its base URL."""
-    procs = Processes(tmp_path)
-
-    def start() -> str:
-        port = free_port()
-        exe = shutil.which("consent-service", path=str(Path(sys.executable).parent))
-        assert exe, "consent-service is not installed in this environment"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
-        database = f"sqlite:///{tmp_path / 'demo.db'}"
-        procs.start(
-            [exe, "demo", "--port", str(port), "--database", database],
-            port,
-            probe="/healthz",
-            env=env,
-        )
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    procs.stop()
 
 
 def test_the_demo_site_is_clean_c1_c2(

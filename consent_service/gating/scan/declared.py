@@ -10,11 +10,14 @@ import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consent_service.gating.scan.errors import ScanError
 from consent_service.gating.scan.observation import origin_of
 from consent_service.sites import load_sites
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,10 @@ class Declared:
     required: frozenset[str]
     accept_labels: tuple[str, ...]
     reject_labels: tuple[str, ...]
+    #: The category ids in the site file's order, its languages and policy version.
+    categories: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    policy_version: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Declared:
@@ -55,6 +62,9 @@ class Declared:
             required=frozenset(required),
             accept_labels=tuple(dict.fromkeys(texts[lang]["accept_all"] for lang in ordered)),
             reject_labels=tuple(dict.fromkeys(texts[lang]["reject_all"] for lang in ordered)),
+            categories=tuple(c["id"] for c in config["categories"]),
+            languages=tuple(lang for lang in dict.fromkeys(languages) if lang),
+            policy_version=config.get("policy_version"),
         )
 
     @classmethod
@@ -91,3 +101,21 @@ def load_declared(config_path: Path, site_id: str | None) -> Declared:
     if site_id not in registry:
         raise ScanError(f"{config_path} has no site {site_id!r}")
     return Declared.from_config(registry.get(site_id).public_config(""))
+
+
+async def remote_declared(browser: Browser, base: str, site_id: str, timeout: float) -> Declared:
+    """The declaration as the widget sees it: the service's public config of ``site_id``."""
+    from playwright.async_api import Error as PlaywrightError
+
+    context = await browser.new_context()
+    try:
+        answer = await context.request.get(
+            f"{base}/v1/sites/{site_id}/config", timeout=timeout * 1000
+        )
+        if not answer.ok:
+            raise ScanError(f"the consent service answered {answer.status} for site {site_id!r}")
+        return Declared.from_config(await answer.json())
+    except PlaywrightError as exc:
+        raise ScanError(f"could not read the site config: {str(exc).splitlines()[0]}") from None
+    finally:
+        await context.close()

@@ -82,14 +82,21 @@ class Recorder:
     "before" phase everything does, from the start.
     """
 
-    def __init__(self, page_origin: str, phase: str) -> None:
+    def __init__(self, page_origin: str, phase: str, *, decided: bool = False) -> None:
         self.page_origin = page_origin
-        self.after_click = phase == "before"
+        #: A phase that starts with the decision already in place counts from the start.
+        self.after_click = phase == "before" or decided
         self.observed = Observation(phase)
         self.in_flight = 0
         self.last_activity = 0.0
         #: The consent service's base URL and the site id of the kakor widget the page loads.
         self.widget: tuple[str, str] | None = None
+        #: The main document's HTTP status and media type, as the last load answered.
+        self.status: int | None = None
+        self.media_type = ""
+        #: Set once the phase has taken stock: what the page does later (while the crawl
+        #: takes its screenshot) is not part of the phase.
+        self.stopped = False
 
     async def attach(self, context: BrowserContext) -> None:
         """Start recording ``context``: call before the context opens a page."""
@@ -113,7 +120,7 @@ class Recorder:
         if match and self.widget is None:
             self.widget = (match["base"], match["site"])
         origin = origin_of(url)
-        if origin is None or not self.after_click:
+        if origin is None or not self.after_click or self.stopped:
             return
         self.observed.requests.append(RequestSeen(url, origin, request.resource_type))
 
@@ -124,7 +131,7 @@ class Recorder:
 
     def on_storage(self, kind: str, key: str, origin: str) -> None:
         """The init script saw a write (for ``document.cookie``, ``key`` is the assignment)."""
-        if not self.after_click:
+        if not self.after_click or self.stopped:
             return
         if kind == "document.cookie":
             name = parse_cookie_write(key)
@@ -134,13 +141,20 @@ class Recorder:
             return
         self.observed.storage.append(StorageWrite(kind, key, origin))
 
-    async def settle(self, limit: float) -> None:
-        """Wait until no request has been in flight for :data:`QUIET` seconds (at most ``limit``)."""
+    async def settle(self, limit: float, window: float = 0.0) -> None:
+        """Wait for network quiet, then ``window`` more seconds without activity (at most ``limit``).
+
+        Quiet is :data:`QUIET` seconds with no request in flight. Late trackers fire from a
+        timer after the page has gone quiet; the settle window keeps watching for them, and
+        any request in it starts the wait again, so a chain of late requests is followed to
+        its end (but never past ``limit``).
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         self.last_activity = max(self.last_activity, loop.time())
+        needed = max(QUIET, window)
         while loop.time() < deadline:
-            if self.in_flight == 0 and loop.time() - self.last_activity >= QUIET:
+            if self.in_flight == 0 and loop.time() - self.last_activity >= needed:
                 return
             await asyncio.sleep(0.05)
 
@@ -153,9 +167,10 @@ class Recorder:
         try:
             keys = await page.evaluate(_STORAGE_KEYS)
         except Exception:  # a page that navigated away has no storage to read
-            return
+            keys = {}
         for kind in ("localStorage", "sessionStorage"):
             for key in keys.get(kind, []):
                 write = StorageWrite(kind, str(key), self.page_origin)
                 if write not in self.observed.storage:
                     self.observed.storage.append(write)
+        self.stopped = True

@@ -10,41 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from consent_service.gating.chromium import CHROMIUM_ARGS, DEFAULT_CHROMIUM
-from consent_service.gating.scan.declared import Declared, load_declared
+from consent_service.gating.chromium import DEFAULT_CHROMIUM
+from consent_service.gating.scan.browser import open_browser
+from consent_service.gating.scan.declared import Declared, load_declared, remote_declared
 from consent_service.gating.scan.errors import ScanError
 from consent_service.gating.scan.leaks import analyse
 from consent_service.gating.scan.observation import origin_of
 from consent_service.gating.scan.phases import run_phase
 from consent_service.gating.scan.report import Report
-
-if TYPE_CHECKING:
-    from playwright.async_api import Browser
-
-MISSING_PLAYWRIGHT = (
-    "the scanner needs Playwright: pip install 'consent-service[scan]' and Debian's chromium "
-    "(apt-get install chromium); it never downloads a browser"
-)
-
-
-async def _remote_declared(browser: Browser, base: str, site_id: str, timeout: float) -> Declared:
-    """The declaration as the widget sees it: the service's public config of ``site_id``."""
-    from playwright.async_api import Error as PlaywrightError
-
-    context = await browser.new_context()
-    try:
-        answer = await context.request.get(
-            f"{base}/v1/sites/{site_id}/config", timeout=timeout * 1000
-        )
-        if not answer.ok:
-            raise ScanError(f"the consent service answered {answer.status} for site {site_id!r}")
-        return Declared.from_config(await answer.json())
-    except PlaywrightError as exc:
-        raise ScanError(f"could not read the site config: {str(exc).splitlines()[0]}") from None
-    finally:
-        await context.close()
 
 
 async def run_scan(
@@ -54,66 +28,49 @@ async def run_scan(
     config_path: Path | None = None,
     chromium: str = DEFAULT_CHROMIUM,
     timeout: float = 30.0,
+    settle: float = 2.0,
 ) -> Report:
     """Scan ``url`` in the three phases and analyse what it did.
 
     The declaration comes from ``config_path`` when given; otherwise from the consent
     service whose ``…/v1/sites/{site}/widget.js`` the page loads (its public config).
+    Each phase waits for network quiet plus ``settle`` seconds before taking stock.
     """
     if origin_of(url) is None:
         raise ScanError(f"{url!r} is not an http(s) URL")
     declared = load_declared(config_path, site) if config_path else None
-    try:
-        from playwright.async_api import Error as PlaywrightError
-        from playwright.async_api import async_playwright
-    except ImportError:
-        raise ScanError(MISSING_PLAYWRIGHT) from None
-    if not Path(chromium).exists():
-        raise ScanError(
-            f"no Chromium at {chromium}; install Debian's chromium or pass --chromium PATH "
-            "(or set CONSENT_CHROMIUM)"
-        )
     start_origin = origin_of(url) or url
-    async with async_playwright() as pw:
-        try:
-            browser = await pw.chromium.launch(
-                executable_path=chromium, args=list(CHROMIUM_ARGS), headless=True
+    async with open_browser(chromium) as browser:
+        notes: list[str] = []
+        if declared is not None:
+            # The declaration is known: the three phases are independent, run them at once.
+            (before, recorder), reject, accept = await asyncio.gather(
+                run_phase(browser, url, "before", (), timeout, settle=settle),
+                run_phase(browser, url, "reject", declared.reject_labels, timeout, settle=settle),
+                run_phase(browser, url, "accept", declared.accept_labels, timeout, settle=settle),
             )
-        except PlaywrightError as exc:
-            raise ScanError(f"could not start Chromium: {str(exc).splitlines()[0]}") from None
-        try:
-            notes: list[str] = []
-            if declared is not None:
-                # The declaration is known: the three phases are independent, run them at once.
-                (before, recorder), reject, accept = await asyncio.gather(
-                    run_phase(browser, url, "before", (), timeout),
-                    run_phase(browser, url, "reject", declared.reject_labels, timeout),
-                    run_phase(browser, url, "accept", declared.accept_labels, timeout),
-                )
+        else:
+            # The declaration comes from the widget the page loads: look first.
+            before, recorder = await run_phase(browser, url, "before", (), timeout, settle=settle)
+            if recorder.widget:
+                base, widget_site = recorder.widget
+                declared = await remote_declared(browser, base, site or widget_site, timeout)
             else:
-                # The declaration comes from the widget the page loads: look first.
-                before, recorder = await run_phase(browser, url, "before", (), timeout)
-                if recorder.widget:
-                    base, widget_site = recorder.widget
-                    declared = await _remote_declared(browser, base, site or widget_site, timeout)
-                else:
-                    declared = Declared.nothing()
-                    notes.append(
-                        "no kakor widget on the page and no --config: nothing is declared, so "
-                        "every cookie and every other origin counts"
-                    )
-                reject, accept = await asyncio.gather(
-                    run_phase(browser, url, "reject", declared.reject_labels, timeout),
-                    run_phase(browser, url, "accept", declared.accept_labels, timeout),
+                declared = Declared.nothing()
+                notes.append(
+                    "no kakor widget on the page and no --config: nothing is declared, so "
+                    "every cookie and every other origin counts"
                 )
-            service_origin = origin_of(recorder.widget[0]) if recorder.widget else None
-            page_origin = recorder.page_origin
-            if page_origin != start_origin:
-                notes.append(f"{url} redirected to {page_origin}; both count as the page's origin")
-            if recorder.widget is None and declared.site is not None:
-                notes.append(f"the page does not load a kakor widget for site {declared.site!r}")
-        finally:
-            await browser.close()
+            reject, accept = await asyncio.gather(
+                run_phase(browser, url, "reject", declared.reject_labels, timeout, settle=settle),
+                run_phase(browser, url, "accept", declared.accept_labels, timeout, settle=settle),
+            )
+        service_origin = origin_of(recorder.widget[0]) if recorder.widget else None
+        page_origin = recorder.page_origin
+        if page_origin != start_origin:
+            notes.append(f"{url} redirected to {page_origin}; both count as the page's origin")
+        if recorder.widget is None and declared.site is not None:
+            notes.append(f"the page does not load a kakor widget for site {declared.site!r}")
     observations = [before, reject[0], accept[0]]
     labels = {
         "reject": declared.reject_labels[0] if declared.reject_labels else "Neka alla",
