@@ -11,8 +11,9 @@ from consent_service.gating.scan.schedule import scan_in_child
 from consent_service.sites import load_sites
 from consent_service.sites.model import ScanSchedule
 
+from .conftest import need_browser as _need_browser
 from .servers import free_port
-from .test_scan_browser import _need_browser, pages, site_config  # noqa: F401
+from .test_scan_browser import pages, site_config  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
