@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from consent_service.cli.common import config_arg, database_arg, settings_of, with_store
-from consent_service.gating.scan.record import record_scan
+from consent_service.gating.scan.record import is_report, record_scan
 from consent_service.sites import load_sites
 from consent_service.store import Store
 
@@ -45,8 +45,11 @@ def cmd_scan_record(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {args.report}: not a readable JSON report: {exc}", file=sys.stderr)
         return 2
-    if not isinstance(report, dict) or "clean" not in report or "findings" not in report:
-        print(f"error: {args.report}: not a scan report (no clean/findings)", file=sys.stderr)
+    if not is_report(report):
+        print(
+            f"error: {args.report}: not a scan report (no clean, pages or findings)",
+            file=sys.stderr,
+        )
         return 2
     settings = settings_of(args)
     if args.site not in load_sites(settings.config_path):

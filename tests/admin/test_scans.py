@@ -123,7 +123,7 @@ def test_the_admin_api_lists_reports_with_their_changes_and_serves_each_signed(
     changes = listed["changes_since_previous"]
     assert changes["new_cookies"] == {"before": ["_ga"]}
     assert changes["new_findings"] == [
-        {"phase": "before", "kind": "cookie", "subject": "cookie _ga"}
+        {"page": REPORT["url"], "phase": "before", "kind": "cookie", "subject": "cookie _ga"}
     ]
     assert changes["resolved_findings"] == []
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from consent_service.gating.scan.record import summarise
 from consent_service.gating.scan.schedule import scan_in_child
+from consent_service.settings import DEMO_CONFIG
 from consent_service.sites import load_sites
 from consent_service.sites.model import ScanSchedule
 
@@ -18,21 +21,33 @@ from .test_scan_browser import pages, site_config  # noqa: F401
 pytestmark = pytest.mark.browser
 
 
-def test_the_child_scan_returns_the_report_of_a_real_scan(
+def test_the_child_crawl_of_the_demo_is_a_clean_report(
+    demo_server: Callable[[], str],
+) -> None:
+    _need_browser()
+    base = demo_server()
+    site = load_sites(DEMO_CONFIG).get("demo")
+    clean = ScanSchedule(start=f"{base}/", every_days=30, max_pages=3)
+    report = asyncio.run(scan_in_child(site, clean, DEMO_CONFIG))
+    assert report is not None
+    assert report["clean"] is True and report["start"] == clean.start
+    assert report["pages"] and report["pages"][0]["url"] == clean.start
+    assert summarise(report)["findings"] == 0
+
+
+def test_the_child_crawl_of_a_leaking_page_is_a_report_too(
     pages: int,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     _need_browser()
     config = site_config(tmp_path, pages)
     site = load_sites(config).get("test")
-    clean = ScanSchedule(start=f"http://localhost:{pages}/banner.html", every_days=30)
-    report = asyncio.run(scan_in_child(site, clean, config))
-    assert report is not None
-    assert report["clean"] is True and report["url"] == clean.start
     leaky = ScanSchedule(start=f"http://localhost:{pages}/dirty.html", every_days=30)
     report = asyncio.run(scan_in_child(site, leaky, config))
     assert report is not None and report["clean"] is False  # exit 1 is a report too
-    assert any(f["phase"] == "before" for f in report["findings"])
+    summary = summarise(report)
+    assert summary["url"] == leaky.start and summary["pages"] == 1
+    assert summary["findings"] >= 1 and summary["by_phase"].get("before", 0) >= 1
 
 
 def test_a_scan_that_cannot_run_gives_no_report(tmp_path: Path) -> None:

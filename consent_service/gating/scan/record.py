@@ -33,16 +33,27 @@ def statement(site_id: str, created_at: datetime, sha256: str) -> str:
 
 
 def summarise(report: Mapping[str, Any]) -> dict[str, Any]:
-    """What the audit row says of a report: where it started, clean or not, and counts."""
-    findings = report.get("findings", [])
+    """What the audit row says of a report: where it started, clean or not, and counts.
+
+    Works for a crawl's report (``start``, ``pages``, each with its findings) and a
+    one-page scan's (``url``, ``findings``).
+    """
+    findings = _findings(report)
     pages = report.get("pages")
     return {
         "url": report.get("start") or report.get("url", ""),
         "clean": bool(report.get("clean")),
         "pages": len(pages) if isinstance(pages, list) else 1,
         "findings": len(findings),
-        "by_phase": dict(sorted(Counter(f.get("phase", "") for f in findings).items())),
+        "by_phase": dict(sorted(Counter(f["phase"] for f in findings).items())),
     }
+
+
+def is_report(value: Any) -> bool:
+    """True for what ``consent-service scan --format json`` writes (a page or a crawl)."""
+    return (
+        isinstance(value, dict) and "clean" in value and ("findings" in value or "pages" in value)
+    )
 
 
 async def record_scan(
@@ -77,10 +88,10 @@ def changes(newer: Mapping[str, Any], older: Mapping[str, Any] | None) -> dict[s
                 seen.setdefault(phase, set()).update(c["name"] for c in observed.get("cookies", []))
         return seen
 
-    def findings(report: Mapping[str, Any] | None) -> set[tuple[str, str, str]]:
+    def findings(report: Mapping[str, Any] | None) -> set[tuple[str, str, str, str]]:
         return {
-            (f.get("phase", ""), f.get("kind", ""), f.get("subject", ""))
-            for f in (report or {}).get("findings", [])
+            (f["page"], f["phase"], f["kind"], f["subject"])
+            for f in (_findings(report) if report else [])
         }
 
     now, before = cookies(newer), cookies(older)
@@ -96,14 +107,24 @@ def changes(newer: Mapping[str, Any], older: Mapping[str, Any] | None) -> dict[s
             if before[p] - now.get(p, set())
         },
         "new_findings": [
-            dict(zip(("phase", "kind", "subject"), f, strict=True))
-            for f in sorted(new_findings - old_findings)
+            dict(zip(_KEYS, f, strict=True)) for f in sorted(new_findings - old_findings)
         ],
         "resolved_findings": [
-            dict(zip(("phase", "kind", "subject"), f, strict=True))
-            for f in sorted(old_findings - new_findings)
+            dict(zip(_KEYS, f, strict=True)) for f in sorted(old_findings - new_findings)
         ],
     }
+
+
+_KEYS = ("page", "phase", "kind", "subject")
+
+
+def _findings(report: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Every finding of a report with the page it was on: a crawl's per page, a scan's own."""
+    out = []
+    for page in _pages(report):
+        for f in page.get("findings", []):
+            out.append({"page": page.get("url", ""), **{k: str(f.get(k, "")) for k in _KEYS[1:]}})
+    return out
 
 
 def _pages(report: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:

@@ -43,10 +43,11 @@ Runner = Callable[[Site, ScanSchedule, Path], Awaitable[dict[str, Any] | None]]
 
 
 async def scan_in_child(site: Site, plan: ScanSchedule, config: Path) -> dict[str, Any] | None:
-    """Run ``consent-service scan`` for ``site``; its JSON report, or None if it failed."""
+    """Crawl ``site`` with ``consent-service scan --crawl``; its JSON report, or None."""
     nice = shutil.which("nice")  # visitors first: the scan gets what CPU is left
     command = [*([nice, "-n", "10"] if nice else []), sys.executable, "-m", "consent_service"]
     command += ["scan", plan.start, "--site", site.id, "--config", str(config), "--format", "json"]
+    command += ["--crawl", "--max-pages", str(plan.max_pages), "--quiet"]
     proc = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -59,7 +60,7 @@ async def scan_in_child(site: Site, plan: ScanSchedule, config: Path) -> dict[st
             raise
         _log.warning("scan of %s stopped after %.0f s", site.id, SCAN_TIMEOUT)
         return None
-    if proc.returncode not in (0, 1):  # 0 clean, 1 leaks found: both are reports
+    if proc.returncode not in (0, 1, 3):  # clean, problems, some pages failed: all reports
         _log.warning("scan of %s failed: %s", site.id, err.decode(errors="replace")[-500:])
         return None
     report: dict[str, Any] = json.loads(out)
