@@ -7,9 +7,11 @@ at 320 px, and the focus moved on after sign-in.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -69,6 +71,45 @@ def _token(service: Service) -> str:
 def seeded(service: Service) -> tuple[dict[str, Any], dict[str, Any], str]:
     """The seeded service's two answers and a token, made before Playwright's loop starts."""
     return (*_seeded(service), _token(service))
+
+
+def _scan_record(service: Service, tmp_path: Path, report: dict[str, Any]) -> None:
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "consent_service", "scan-record", str(path)),
+            *("--site", "demo", "--database", service.database_url, "--config", str(DEMO_CONFIG)),
+        ],
+        env=service.env,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def scanned(
+    service: Service, tmp_path: Path, seeded: tuple[dict[str, Any], dict[str, Any], str]
+) -> str:
+    """Two recorded crawls of the site, the second with a new cookie before consent; a token."""
+    page: dict[str, Any] = {
+        "url": "https://www.example.se/",
+        "clean": True,
+        "phases": {"before": {"cookies": []}, "accept": {"cookies": [{"name": "_pk_id"}]}},
+        "findings": [],
+    }
+    first = {"start": "https://www.example.se/sitemap.xml", "clean": True, "pages": [page]}
+    leak = {"phase": "before", "kind": "cookie", "subject": "cookie _ga (example.se)"}
+    bad_page = {
+        **page,
+        "clean": False,
+        "phases": {**page["phases"], "before": {"cookies": [{"name": "_ga"}]}},
+        "findings": [{**leak, "detail": "set before any choice"}],
+    }
+    second = {**first, "clean": False, "pages": [bad_page]}
+    _scan_record(service, tmp_path, first)
+    _scan_record(service, tmp_path, second)
+    return seeded[2]
 
 
 @pytest.fixture
@@ -202,4 +243,34 @@ def test_the_page_works_at_320_px(
     page.wait_for_selector("#access-table")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 320, f"the page is {width} px wide at a 320 px viewport"
+    context.close()
+
+
+SCAN_WORDS = {
+    "sv": ("1 sida, 1 problem", "Ny kaka före val: _ga", "Nytt problem: cookie _ga (example.se)"),
+    "en": ("1 page, 1 problem", "New cookie before a choice: _ga", "New problem: cookie _ga"),
+}
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_the_latest_scan_and_what_changed_since_the_previous(
+    service: Service, scanned: str, browser: Any, lang: str
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(accept_downloads=True, locale=WORDS[lang]["locale"])
+    page = context.new_page()
+    _sign_in(page, service, scanned)
+    page.click("#scans-show")
+    latest, cookie, finding = SCAN_WORDS[lang]
+    expect(page.locator("#scans-latest")).to_contain_text(latest)
+    expect(page.locator("#scans-latest")).to_contain_text("https://www.example.se/sitemap.xml")
+    expect(page.locator("#scans-latest")).to_have_class("bad")
+    expect(page.locator("#scans-changes")).to_contain_text(cookie)
+    expect(page.locator("#scans-changes")).to_contain_text(finding)
+    with page.expect_download() as info:
+        page.click("#scans-download")
+    saved = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
+    assert saved["report"]["clean"] is False and saved["signature"].startswith("\u2014 ")
+    assert saved["sha256"] in saved["statement"]
     context.close()

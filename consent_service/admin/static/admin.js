@@ -108,6 +108,27 @@
       access_incomplete: "avbruten",
       access_outcome_ok: "intakt",
       access_outcome_broken: "bruten",
+      scans_title: "Genomsökningar av webbplatsen",
+      scans_help: "Vad webbplatsen satte före samtycke, efter Neka alla och efter Godkänn alla, sida för sida. Varje rapport är signerad och finns i loggen.",
+      scans_show: "Visa senaste genomsökningen",
+      scans_none: "Ingen genomsökning sparad än (se [sites.<id>.scan] eller consent-service scan-record).",
+      scans_latest: "Senast {date}: {url}, {pages}, {result}.",
+      scans_clean: "inget sattes före samtycke eller efter nej",
+      problems_one: "{n} problem",
+      problems_other: "{n} problem",
+      scans_changes: "Ändrat sedan förra genomsökningen",
+      scans_first: "Den första genomsökningen: inget att jämföra med.",
+      scans_same: "Inget har ändrats sedan förra genomsökningen.",
+      scans_new_cookie: "Ny kaka {phase}: {names}",
+      scans_gone_cookie: "Borta {phase}: {names}",
+      scans_new_finding: "Nytt problem: {subject} ({phase}, {page})",
+      scans_resolved: "Åtgärdat: {subject} ({phase}, {page})",
+      scans_download: "Ladda ner rapporten (JSON, signerad)",
+      pages_one: "{n} sida",
+      pages_other: "{n} sidor",
+      phase_before: "före val",
+      phase_reject: "efter Neka alla",
+      phase_accept: "efter Godkänn alla",
     },
     en: {
       title: "Consents – administration",
@@ -207,6 +228,27 @@
       access_incomplete: "interrupted",
       access_outcome_ok: "intact",
       access_outcome_broken: "broken",
+      scans_title: "Scans of the site",
+      scans_help: "What the site set before consent, after Reject all and after Accept all, page by page. Each report is signed and in the log.",
+      scans_show: "Show the latest scan",
+      scans_none: "No scan stored yet (see [sites.<id>.scan] or consent-service scan-record).",
+      scans_latest: "Latest on {date}: {url}, {pages}, {result}.",
+      scans_clean: "nothing set before consent or after refusal",
+      problems_one: "{n} problem",
+      problems_other: "{n} problems",
+      scans_changes: "Changed since the previous scan",
+      scans_first: "The first scan: nothing to compare with.",
+      scans_same: "Nothing changed since the previous scan.",
+      scans_new_cookie: "New cookie {phase}: {names}",
+      scans_gone_cookie: "Gone {phase}: {names}",
+      scans_new_finding: "New problem: {subject} ({phase}, {page})",
+      scans_resolved: "Resolved: {subject} ({phase}, {page})",
+      scans_download: "Download the report (JSON, signed)",
+      pages_one: "{n} page",
+      pages_other: "{n} pages",
+      phase_before: "before a choice",
+      phase_reject: "after Reject all",
+      phase_accept: "after Accept all",
     },
   };
   const PROOF_FIELDS = [
@@ -216,7 +258,7 @@
   const COLOURS = ["#005a8c", "#b35900", "#6b3fa0", "#1d6b2f", "#a3121b", "#3d3d3d"];
   const SVG = "http://www.w3.org/2000/svg";
 
-  const state = { lang: "sv", token: null, me: null, stats: null, lastLookup: null, access: null };
+  const state = { lang: "sv", token: null, me: null, stats: null, lastLookup: null, access: null, scans: null };
   const $ = (id) => document.getElementById(id);
 
   function t(key, values) {
@@ -276,6 +318,7 @@
     if (state.stats) renderStats(state.stats);
     if (state.lastLookup) renderLookup(state.lastLookup);
     if (state.access) renderAccess(state.access);
+    if (state.scans) renderScans(state.scans);
   }
 
   class ApiError extends Error {
@@ -360,7 +403,9 @@
     state.stats = null;
     state.lastLookup = null;
     state.access = null;
+    state.scans = null;
     $("access-result").replaceChildren();
+    $("scans-result").replaceChildren();
     $("app").hidden = true;
     $("signin").hidden = false;
     $("lookup-result").replaceChildren();
@@ -686,6 +731,64 @@
     out.replaceChildren(scroll);
   }
 
+  /* ---------- scans ---------- */
+
+  async function loadScans() {
+    const out = $("scans-result");
+    try {
+      state.scans = await (await api(sitePath("/scans?limit=2"))).json();
+      renderScans(state.scans);
+    } catch (err) {
+      state.scans = null;
+      out.replaceChildren(el("p", t("error", { msg: err.message }), "error"));
+    }
+  }
+
+  function renderScans(listed) {
+    const out = $("scans-result");
+    const latest = listed.scans[0];
+    if (!latest) {
+      out.replaceChildren(el("p", t("scans_none")));
+      return;
+    }
+    const s = latest.summary;
+    const result = s.clean ? t("scans_clean") : countOf("problems", s.findings);
+    const head = el("p", t("scans_latest", {
+      date: String(latest.created_at).slice(0, 10), url: s.url, pages: countOf("pages", s.pages), result: result,
+    }), s.clean ? "ok" : "bad");
+    head.id = "scans-latest";
+    const changes = listed.changes_since_previous || {};
+    const list = el("ul");
+    list.id = "scans-changes";
+    const phase = (p) => t("phase_" + p);
+    for (const [p, names] of Object.entries(changes.new_cookies || {})) list.append(el("li", t("scans_new_cookie", { phase: phase(p), names: names.join(", ") })));
+    for (const [p, names] of Object.entries(changes.gone_cookies || {})) list.append(el("li", t("scans_gone_cookie", { phase: phase(p), names: names.join(", ") })));
+    for (const f of changes.new_findings || []) list.append(el("li", t("scans_new_finding", { subject: f.subject, phase: phase(f.phase), page: f.page })));
+    for (const f of changes.resolved_findings || []) list.append(el("li", t("scans_resolved", { subject: f.subject, phase: phase(f.phase), page: f.page })));
+    const title = el("h3", t("scans_changes"));
+    const note = !changes.previous ? t("scans_first") : list.childElementCount ? null : t("scans_same");
+    const download = el("button", t("scans_download"));
+    download.type = "button";
+    download.id = "scans-download";
+    download.addEventListener("click", () => downloadScan(latest.id));
+    out.replaceChildren(head, title, note ? el("p", note) : list, download);
+  }
+
+  async function downloadScan(id) {
+    try {
+      const body = await (await api(sitePath("/scans/" + encodeURIComponent(id)))).blob();
+      const link = el("a");
+      link.href = URL.createObjectURL(body);
+      link.download = "kakor-scan-" + $("site").value + "-" + id + ".json";
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+    } catch (err) {
+      $("scans-result").append(el("p", t("error", { msg: err.message }), "error"));
+    }
+  }
+
   /* ---------- integrity ---------- */
 
   async function verify() {
@@ -721,8 +824,10 @@
     $("site").addEventListener("change", () => {
       state.lastLookup = null;
       state.access = null;
+      state.scans = null;
       $("lookup-result").replaceChildren();
       $("access-result").replaceChildren();
+      $("scans-result").replaceChildren();
       loadStats();
     });
     $("period").addEventListener("submit", loadStats);
@@ -731,6 +836,7 @@
     $("export-jsonl").addEventListener("click", exportRows);
     $("verify").addEventListener("click", verify);
     $("access-show").addEventListener("click", loadAccess);
+    $("scans-show").addEventListener("click", loadScans);
   }
 
   start();
