@@ -31,7 +31,7 @@ from consent_service.audit.timefmt import format_time, parse_time
 from consent_service.audit.verify import anchors_from
 from consent_service.consent.storable import RULE, is_storable
 from consent_service.web.errors import InvalidField, NotFound
-from consent_service.web.guards import client_address, only_query
+from consent_service.web.guards import client_address, limit_param, only_query
 from consent_service.web.pages import html_headers
 from consent_service.web.state import AppState, get_state
 
@@ -244,10 +244,7 @@ async def access_log(request: Request) -> Response:
     site_id = request.path_params["site"]
     st, _ = await _principal(request, OFFICER, site_id)
     only_query(request, "limit")
-    try:
-        limit = min(max(int(request.query_params.get("limit", "100")), 1), 1000)
-    except ValueError:
-        raise InvalidField("limit", "must be an integer") from None
+    limit = limit_param(request, 100, 1000)
     entries = [e.to_dict() async for e in st.store.iter_access_log(site_id=site_id, limit=limit)]
     return JSONResponse({"site": site_id, "entries": entries}, headers=_NO_STORE)
 

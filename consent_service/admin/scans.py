@@ -18,7 +18,7 @@ from consent_service.admin.auth import OFFICER
 from consent_service.admin.routes import _principal as principal
 from consent_service.gating.scan.record import FORMAT, changes, statement
 from consent_service.web.errors import InvalidField, NotFound
-from consent_service.web.guards import only_query
+from consent_service.web.guards import limit_param, only_query
 
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -28,11 +28,7 @@ async def scan_list(request: Request) -> Response:
     site_id = request.path_params["site"]
     st, _ = await principal(request, OFFICER, site_id)
     only_query(request, "limit")
-    try:
-        limit = min(max(int(request.query_params.get("limit", "20")), 1), 200)
-    except ValueError:
-        raise InvalidField("limit", "must be an integer") from None
-    records = await st.store.scans.newest(site_id, limit)
+    records = await st.store.scans.newest(site_id, limit_param(request, 20, 200))
     latest = None
     if records:
         newest = await st.store.scans.one(site_id, records[0].id or 0)

@@ -232,6 +232,14 @@ def only_query(request: Request, *allowed: str) -> None:
             raise InvalidField(name[:64], "unknown query parameter")
 
 
+def limit_param(request: Request, default: int, maximum: int) -> int:
+    """``?limit=``: ``default`` when absent, clamped to 1…``maximum``; 422 if not an integer."""
+    try:
+        return min(max(int(request.query_params.get("limit", str(default))), 1), maximum)
+    except ValueError:
+        raise InvalidField("limit", "must be an integer") from None
+
+
 def client_address(request: Request) -> str:
     """The peer address (uvicorn has already applied trusted proxy headers)."""
     client = request.scope.get("client")
