@@ -116,6 +116,11 @@ class Ranges:
         sql = f"SELECT COALESCE(max(seq), 0) FROM consent_events WHERE seq > ?{self._site}"
         return int(await self._value(sql, (0, *self._site_args)))
 
+    async def count(self) -> int:
+        """How many rows the walk has to check."""
+        sql = f"SELECT count(*) FROM consent_events WHERE seq > ?{self._site}"
+        return int(await self._value(sql, (0, *self._site_args)))
+
     async def end_after(self, lo: int, rows: int, upto: int) -> int:
         """The ``seq`` ending the range of ``rows`` rows after ``lo`` (``upto`` at most)."""
         sql = (
@@ -157,3 +162,14 @@ async def open_ranges(store: Store, site_id: str | None) -> AsyncIterator[Ranges
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         snapshot = str(await conn.fetchval("SELECT pg_export_snapshot()"))
         yield Ranges(RangeSource(store.url, site_id, snapshot), store, conn)
+
+
+async def count_rows(store: Store, site_ids: Sequence[str]) -> int | None:
+    """How many rows the sites hold (None for a store of another kind)."""
+    total = 0
+    for site_id in site_ids:
+        async with open_ranges(store, site_id) as ranges:
+            if ranges is None:
+                return None
+            total += await ranges.count()
+    return total

@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Route
 
-from consent_service.admin import retention
+from consent_service.admin import retention, verify_jobs
 from consent_service.admin import routes as admin
 from consent_service.api import log as api_log
 from consent_service.api import routes as api
@@ -66,6 +66,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             purger = retention.start_auto_purge(state)
             yield
         finally:
+            await verify_jobs.stop_jobs(app)
             await retention.stop_auto_purge(purger)
             await state.recorder.stop()
             await store.close()
@@ -74,7 +75,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     routes: list[BaseRoute] = [consent, *api.routes(), Route("/openapi.json", openapi_json)]
     routes += api_log.routes()
     routes += [*gate.routes(), *declaration.routes(), *widget.routes()]
-    routes += admin.routes()
+    routes += [*admin.routes(), *verify_jobs.routes()]
     if settings.demo:
         from consent_service import demo
 

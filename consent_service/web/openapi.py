@@ -27,6 +27,7 @@ _MODULES = (
     "consent_service.api.log_doc",
     "consent_service.gating.doc",
     "consent_service.admin.doc",
+    "consent_service.admin.verify_jobs_doc",
     "consent_service.widget.route",
 )
 
