@@ -9,6 +9,7 @@ first row, and where it only moves a row out of its place in the tree.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from consent_service.audit.events import AuditRow, ConsentEvent
 from consent_service.audit.integrity import verify_log
 from consent_service.audit.rowcheck import check_rows
 from consent_service.audit.verify import ChainVerifier
+from consent_service.cli.main import main
 from consent_service.store import Store, TextsSnapshot, open_store
 from consent_service.store.columns import sqlite_values
 
@@ -228,3 +230,16 @@ def test_the_workers_check_the_runs_and_only_an_unclear_run_is_fed_row_by_row(
     # Intact: every run taken whole. Edited at 25: only the run (20, 30] up to it.
     assert fed == ([] if change == "intact" else list(range(21, 26)))
     assert found["ok"] is (change == "intact")
+
+
+def test_c22_the_cli_verifies_with_workers_and_refuses_a_negative_count(
+    logged: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tamper(logged, *TAMPERING["deleted at the start of a run"])
+    capsys.readouterr()
+    assert main(["verify", "--workers", "2", "--database", logged]) == 1
+    found = json.loads(capsys.readouterr().out)
+    assert found["first_broken"]["reason"] == "prev_hash does not match the previous row"
+    assert found == verify(logged, None, workers=None)
+    assert main(["verify", "--workers", "-1", "--database", logged]) == 2
+    assert "--workers must be 0 or more" in capsys.readouterr().err
