@@ -10,10 +10,14 @@ Tasks (``--tasks``; more can be added to :data:`TASKS`):
 - ``export-http``: ``GET /admin/v1/sites/demo/consents?format=…`` from a
   ``consent-service serve`` subprocess, streamed by httpx; the server's RSS is sampled
   from ``/proc`` every 0.1 s;
-- ``export-cli``: ``consent-service export --output FILE``; its RSS sampled the same way.
+- ``export-cli``: ``consent-service export --output FILE``; its RSS sampled the same way;
+- ``verify-cli`` and ``verify-job``: ``consent-service verify``, and a verify job through
+  the admin API (:mod:`benchmarks.verify_tasks`); run once per store, with the first format.
 
 The SQLite file is seeded by :func:`benchmarks.export_bench.seed` (kept in ``--workdir``);
-PostgreSQL gets the same rows copied in (a database ``kakor_bench``, kept for reruns).
+PostgreSQL gets the same rows, the tree's head and tiles copied in (a database
+``kakor_bench``, or the one the ``--postgres`` URL names if not ``postgres``; kept for reruns).
+The log key is the one the seed signed with (``log-key.pem`` in ``--workdir``).
 
 Run: ``.venv/bin/python benchmarks/officer_bench.py --rows 1000000 --workdir var/bench``
 (``make bench-officer``).
@@ -41,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from benchmarks.export_bench import KEY, seed
 from benchmarks.procs import free_port, rss_kib
+from benchmarks.verify_tasks import VERIFY_TASKS
 from consent_service.settings import DEMO_CONFIG
 from consent_service.store import open_store
 from consent_service.store.columns import COLUMNS, audit_row, column_arrays
@@ -159,19 +164,25 @@ def _wait_ready(base: str) -> None:
 TASKS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "export-http": export_http,
     "export-cli": export_cli,
+    **VERIFY_TASKS,
 }
 
 
-def copy_to_postgres(db: Path, admin_url: str) -> str:
-    """A fresh database ``kakor_bench`` beside ``admin_url`` holding ``db``'s rows."""
+def copy_to_postgres(db: Path, given_url: str) -> str:
+    """A fresh database beside ``given_url`` holding ``db``'s rows (``kakor_bench``, or the
+    database the URL names when that is not ``postgres``)."""
     import asyncpg
 
-    url = admin_url.rsplit("/", 1)[0] + "/kakor_bench"
+    server, name = given_url.rsplit("/", 1)
+    bench = "kakor_bench" if name == "postgres" else name
+    if not bench.replace("_", "").isalnum():
+        raise SystemExit(f"--postgres: {bench!r} is not a plain database name")
+    admin_url, url = server + "/postgres", server + "/" + bench
     count = sqlite3.connect(db).execute("SELECT count(*) FROM consent_events").fetchone()[0]
 
     async def go() -> None:
         admin = await asyncpg.connect(admin_url)
-        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = 'kakor_bench'")
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", bench)
         if exists:
             conn = await asyncpg.connect(url)
             there = await conn.fetchval("SELECT count(*) FROM consent_events")
@@ -179,8 +190,8 @@ def copy_to_postgres(db: Path, admin_url: str) -> str:
             if there == count:  # copied by an earlier run
                 await admin.close()
                 return
-        await admin.execute("DROP DATABASE IF EXISTS kakor_bench")
-        await admin.execute("CREATE DATABASE kakor_bench")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{bench}"')
+        await admin.execute(f'CREATE DATABASE "{bench}"')
         await admin.close()
         store = open_store(url)
         await store.open()
@@ -202,10 +213,20 @@ def copy_to_postgres(db: Path, admin_url: str) -> str:
             "INSERT INTO consent_texts VALUES ($1, $2, $3, $4, $5, now())",
             [t[:5] for t in texts],
         )
-        head = source.execute("SELECT site_id, seq, hash FROM chain_heads").fetchall()
+        head = source.execute(
+            "SELECT site_id, seq, hash, size, frontier, note FROM chain_heads"
+        ).fetchall()
         last = await conn.fetchval("SELECT max(created_at) FROM consent_events")
         await conn.executemany(
-            "INSERT INTO chain_heads VALUES ($1, $2, $3, $4)", [(*h, last) for h in head]
+            "INSERT INTO chain_heads (site_id, seq, hash, created_at, size, frontier, note) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [(*h[:3], last, *h[3:]) for h in head],
+        )
+        # The tree as the appends left it: verify holds the rows to its signed head.
+        await conn.execute("DELETE FROM log_tiles")
+        tiles = source.execute("SELECT site_id, level, idx, hashes FROM log_tiles").fetchall()
+        await conn.copy_records_to_table(
+            "log_tiles", records=tiles, columns=["site_id", "level", "idx", "hashes"]
         )
         await conn.execute("ANALYZE consent_events")
         await conn.close()
@@ -226,15 +247,20 @@ def main() -> None:
     db = args.workdir / "bench.db"
     if not db.exists():
         seed(db, args.rows)
+    # The key the seed signed the tree's head with, for every store and task (also in
+    # os.environ: benchmarks.verify_tasks reads _ENV from this module imported again).
+    key = str((args.workdir / "log-key.pem").resolve())
+    _ENV["CONSENT_LOG_KEY_FILE"] = os.environ["CONSENT_LOG_KEY_FILE"] = key
     urls = [f"sqlite:///{db.resolve()}"]
     if args.postgres:
         urls.append(copy_to_postgres(db, args.postgres))
     results: list[dict[str, Any]] = []
     for url in urls:
-        for fmt in args.formats.split(","):
+        for index, fmt in enumerate(args.formats.split(",")):
             run = Run(url, fmt, args.rows, args.workdir)
+            names = [n for n in args.tasks.split(",") if index == 0 or n not in VERIFY_TASKS]
             first = baseline(run)
-            measured = {name: TASKS[name](run) for name in args.tasks.split(",")}
+            measured = {name: TASKS[name](run) for name in names}
             base = (first + baseline(run)) / 2
             for found in measured.values():
                 found["ratio"] = round(found["rows_per_s"] / base, 3)

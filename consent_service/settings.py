@@ -113,6 +113,9 @@ class Settings:
     #: The log's name (``CONSENT_LOG_NAME``): site S's heads are signed as ``<name>/S``.
     #: None: the host and path of :attr:`public_url`, else ``localhost``.
     log_name: str | None = None
+    #: Processes a verify checks the rows in (``CONSENT_VERIFY_WORKERS``): None, one per
+    #: CPU; 0, none besides the service's own (slower, and leaves the other CPUs alone).
+    verify_workers: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -270,6 +273,7 @@ _READERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "CONSENT_BODY_TIMEOUT": ("body_timeout", _seconds),
     "CONSENT_KEEP_ALIVE_TIMEOUT": ("keep_alive_timeout", _integer(1)),
     "CONSENT_MAX_CONNECTIONS": ("max_connections", _integer(0)),
+    "CONSENT_VERIFY_WORKERS": ("verify_workers", _integer(0)),
     "CONSENT_PUBLIC_URL": ("public_url", lambda name, raw: parse_public_url(raw)),
     "CONSENT_HTTP_PARSER": ("http_parser", _choice),
     "CONSENT_HEADER_TIMEOUT": ("header_timeout", _seconds),

@@ -230,7 +230,7 @@ async def verify(request: Request) -> Response:
         site: await accesslog.record(st.store, who, site, "verify", {"complete": False}, st.now())
         for site in who.sites
     }
-    report = await verify_log(st.store, who.sites)
+    report = await verify_log(st.store, who.sites, workers=st.settings.verify_workers)
     for site, entry in entries.items():
         found = report["sites"].get(site, {})
         await st.store.complete_access(

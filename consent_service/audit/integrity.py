@@ -15,7 +15,8 @@ from consent_service.audit.chain import GENESIS, row_hash
 from consent_service.audit.events import AuditRow
 from consent_service.audit.heads import Verifier
 from consent_service.audit.treecheck import TreeCheck, merge_reports
-from consent_service.audit.verify import ChainVerifier, anchors_from, close, feed, tree_starts
+from consent_service.audit.verify import ChainVerifier, anchors_from, close, tree_starts
+from consent_service.audit.walk import Progress, walk
 from consent_service.audit.witness import WitnessedHead
 from consent_service.store import Store, TextsSnapshot
 from consent_service.store.base import TreeHead
@@ -43,8 +44,13 @@ async def verify_log(
     site_ids: Iterable[str] | None = None,
     *,
     witnessed: Sequence[WitnessedHead] = (),
+    workers: int | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Walk the chain (every site, or each of ``site_ids``); report the first broken row.
+
+    ``workers`` and ``progress`` are :func:`~consent_service.audit.walk.walk`'s (rows
+    checked so far, all sites counted).
 
     The answer is :meth:`~consent_service.audit.verify.VerifyResult.to_dict` (``ok``,
     ``rows_checked``, ``first_broken``) plus ``sites``: each checked site's result and
@@ -64,7 +70,7 @@ async def verify_log(
     trees = TreeCheck(stored, keys, _notes(witnessed))
     if site_ids is None:
         verifier = ChainVerifier(anchors, starts, trees.roots())
-        await feed(verifier, heads.watch(store.iter_rows()))
+        await walk(store, verifier, heads, workers=workers, progress=progress)
         result = verifier.result()
         answer = result.to_dict()
         answer["sites"] = {site: {"head": head} for site, head in sorted(result.heads.items())}
@@ -90,7 +96,9 @@ async def verify_log(
             {s: r for s, r in roots.items() if s == site_id},
         )
         site_heads = heads.only(site_id)
-        await feed(verifier, site_heads.watch(store.iter_rows(site_id=site_id)))
+        await walk(
+            store, verifier, site_heads, site_id, workers=workers, progress=_after(total, progress)
+        )
         result = verifier.result()
         site_report = site_heads.report(result.heads if result.ok else None)
         heads_checked += site_report["checked"]
@@ -119,6 +127,14 @@ async def verify_log(
         merge_reports(tree_reports),
         bool(witnessed),
     )
+
+
+def _after(done: int, progress: Progress | None) -> Progress | None:
+    """``progress`` for a site's walk: the rows of the sites walked before it counted."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda rows: report(done + rows)
 
 
 def _with_checks(
@@ -184,12 +200,20 @@ class HeadCheck:
         """Pass ``rows`` on, noting each that is (or should be) a site's head."""
         try:
             async for row in rows:
-                head = self.heads.get(row.site_id)
-                if head is not None and row.seq == head[0]:
-                    (self._met if row.hash == head[1] else self._edited).add(row.site_id)
+                self.saw(row.site_id, row.seq, row.hash)
                 yield row
         finally:
             await close(rows)
+
+    def seqs(self) -> dict[int, str]:
+        """The seq of each site's head, to the site: the rows :meth:`saw` must be told of."""
+        return {seq: site_id for site_id, (seq, _) in self.heads.items()}
+
+    def saw(self, site_id: str, seq: int, found: str) -> None:
+        """Note a row the walk checked, if it is (or should be) its site's head."""
+        head = self.heads.get(site_id)
+        if head is not None and seq == head[0]:
+            (self._met if found == head[1] else self._edited).add(site_id)
 
     def report(self, newest: Mapping[str, str] | None) -> dict[str, Any]:
         """``checked`` and ``broken``; ``newest`` is each site's newest hash (None: the

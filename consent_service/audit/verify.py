@@ -14,6 +14,8 @@ from typing import Any
 from consent_service.audit.canonical import UnencodableValue
 from consent_service.audit.chain import GENESIS, row_digests
 from consent_service.audit.events import CHECKPOINT, AuditRow
+from consent_service.audit.merkle import HASH_SIZE
+from consent_service.audit.rowcheck import RunCheck, SiteRun
 from consent_service.audit.tiles import Frontier
 
 
@@ -97,6 +99,70 @@ class ChainVerifier:
         self._last_seq = row.seq
         if row.texts_hash:
             self.texts_named.setdefault(row.texts_hash, row.site_id)
+        return True
+
+    def absorb(self, run: RunCheck) -> bool:
+        """Take a whole run of rows checked by :func:`~.rowcheck.check_rows`, as if each
+        had been fed; False (nothing taken) unless the run is clear, each site's first row
+        in it follows its chain here, and the run changes no tree problem or root check.
+
+        Anything else (a broken row, a ``leaf_index`` out of place, a root that differs)
+        is for :meth:`feed` to find and word: the caller feeds that run's rows instead.
+        """
+        if not run.clear or self.broken is not None:
+            return False
+        if not run.rows:
+            return True
+        if run.first_seq <= self._last_seq:
+            return False
+        for site_id, site in run.sites.items():
+            expected = self._heads.get(site_id)
+            if expected is None:
+                starts = site.first_prev == GENESIS or site.first_prev in self._anchors.get(
+                    site_id, ()
+                )
+            else:
+                starts = site.first_prev == expected
+            tree = self.trees.get(site_id)
+            in_place = site.first_leaf_index == (0 if tree is None else tree.size)
+            if not starts or not (in_place or site_id in self._misplaced):
+                return False
+        before = {s: self.trees.get(s) for s in run.sites}
+        kept = {s: (t.size, list(t.hashes)) for s, t in before.items() if t is not None}
+        roots_checked = self.roots_checked
+        if not all(self._grow_run(site_id, site) for site_id, site in run.sites.items()):
+            for site_id, tree in before.items():  # as it was: feed() checks the run again
+                if tree is None:
+                    self.trees.pop(site_id, None)
+                    self.tree_starts.pop(site_id, None)
+                else:
+                    tree.size, tree.hashes = kept[site_id][0], kept[site_id][1]
+                    self.trees[site_id] = tree
+            self.roots_checked = roots_checked
+            return False
+        for site_id, site in run.sites.items():
+            self._heads[site_id] = site.last_hash
+        for texts_hash, site_id in run.texts.items():
+            self.texts_named.setdefault(texts_hash, site_id)
+        self.rows_checked += run.rows
+        self._last_seq = run.last_seq
+        return True
+
+    def _grow_run(self, site_id: str, site: SiteRun) -> bool:
+        """Append a run's leaves to the site's tree; False at a signed root that differs."""
+        tree = self.trees.get(site_id)
+        if tree is None:
+            tree = self.trees[site_id] = Frontier()
+            self.tree_starts[site_id] = 0
+        roots = self._roots.get(site_id, {})
+        leaves = site.leaves
+        for offset in range(0, len(leaves), HASH_SIZE):
+            tree.append(bytes(leaves[offset : offset + HASH_SIZE]))
+            expected = roots.get(tree.size)
+            if expected is not None:
+                self.roots_checked += 1
+                if tree.root() != expected:
+                    return False
         return True
 
     def _grow(self, row: AuditRow, leaf: bytes) -> None:

@@ -36,6 +36,13 @@ def add_commands(sub: Any) -> None:
         help="a witness's heads file (consent-service witness): the log must still match "
         "every head in it",
     )
+    verify.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="check the rows in N processes (default: CONSENT_VERIFY_WORKERS, else one per "
+        "CPU; 0: in this process only)",
+    )
     verify.set_defaults(func=cmd_verify)
 
 
@@ -70,8 +77,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"error: --heads: {exc}", file=sys.stderr)
             return 2
 
+    workers = args.workers if args.workers is not None else settings_of(args).verify_workers
+    if workers is not None and workers < 0:
+        print("error: --workers must be 0 or more", file=sys.stderr)
+        return 2
+
     async def check(store: Store) -> dict[str, Any]:
-        return await verify_log(store, witnessed=witnessed)
+        return await verify_log(store, witnessed=witnessed, workers=workers)
 
     result = with_store(args, check)
     print(json.dumps(result, indent=2))

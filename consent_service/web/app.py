@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Route
 
-from consent_service.admin import retention
+from consent_service.admin import retention, verify_jobs
 from consent_service.admin import routes as admin
 from consent_service.admin import scans as admin_scans
 from consent_service.api import log as api_log
@@ -70,6 +70,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             yield
         finally:
             await schedule.stop_scans(scans)
+            await verify_jobs.stop_jobs(app)
             await retention.stop_auto_purge(purger)
             await state.recorder.stop()
             await store.close()
@@ -78,7 +79,11 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     routes: list[BaseRoute] = [consent, *api.routes(), Route("/openapi.json", openapi_json)]
     routes += api_log.routes()
     routes += [*gate.routes(), *declaration.routes(), *widget.routes()]
-    routes += [*admin_scans.routes(), *admin.routes()]  # before admin's /admin/{asset}
+    routes += [
+        *admin_scans.routes(),
+        *admin.routes(),
+        *verify_jobs.routes(),
+    ]  # scans before admin's /admin/{asset}
     if settings.demo:
         from consent_service import demo
 
