@@ -55,6 +55,7 @@
       sha_match: "Filens SHA-256 stämmer med manifestet.",
       sha_mismatch: "Filens SHA-256 stämmer INTE med manifestet.",
       checking: "Kontrollerar …",
+      checking_rows: "Kontrollerar … {n} av {total} rader.",
       integrity_ok: "Intakt: {n} rader kontrollerade.",
       integrity_bad: "Bruten vid rad {seq} ({site}): {reason}. {n} rader kontrollerade.",
       error: "Fel: {msg}",
@@ -175,6 +176,7 @@
       sha_match: "The file's SHA-256 matches the manifest.",
       sha_mismatch: "The file's SHA-256 does NOT match the manifest.",
       checking: "Checking …",
+      checking_rows: "Checking … {n} of {total} rows.",
       integrity_ok: "Intact: {n} rows checked.",
       integrity_bad: "Broken at row {seq} ({site}): {reason}. {n} rows checked.",
       error: "Error: {msg}",
@@ -791,12 +793,24 @@
 
   /* ---------- integrity ---------- */
 
+  /**
+   * Check the chains as a background job (POST …/verify-jobs), showing its progress,
+   * then its result: no request stays open while a large log is walked.
+   */
   async function verify() {
     const out = $("integrity-status");
     out.className = "";
     out.textContent = t("checking");
     try {
-      const result = await (await api("/admin/v1/log/verify")).json();
+      let job = await (await api("/admin/v1/log/verify-jobs", { method: "POST" })).json();
+      while (job.state === "queued" || job.state === "running") {
+        await new Promise((done) => setTimeout(done, 500));
+        job = await (await api("/admin/v1/log/verify-jobs/" + encodeURIComponent(job.id))).json();
+        if (job.rows_total) {
+          out.textContent = t("checking_rows", { n: job.rows_checked, total: job.rows_total });
+        }
+      }
+      const result = await (await api(job.result)).json();
       if (result.ok) {
         out.textContent = t("integrity_ok", { n: result.rows_checked });
         out.className = "ok";
