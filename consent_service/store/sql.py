@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import functools
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
@@ -31,8 +31,9 @@ from consent_service.store.columns import (
 )
 from consent_service.store.paging import Fetch as Fetch
 from consent_service.store.paging import pages
-from consent_service.store.records import AccessEntry, AdminToken, DayCounts
-from consent_service.store.stats_query import StatsQuery, day_counts
+from consent_service.store.records import AccessEntry, AdminToken, DayCounts, Rollups
+from consent_service.store.rollup_counts import daily_counts
+from consent_service.store.rollup_read import read_rollups
 from consent_service.store.tree import TILES_SQL, tiles_where
 
 _TOKEN_COLUMNS = "token_id, token_hash, role, sites, label, created_at, revoked_at"  # noqa: S105 - column names
@@ -80,10 +81,8 @@ class SqlStore(Store):
 
     #: True where times are stored as text (SQLite), False where as ``timestamptz``.
     text_time: bool = True
-    #: This dialect's daily stats query (:mod:`.stats_query`).
-    _stats_query: Callable[
-        [str, datetime | None, datetime | None, Sequence[str], Sequence[str]], StatsQuery
-    ]
+    #: This dialect's UTC day of a row (:mod:`.rollups_sql`).
+    _day: str
 
     @abc.abstractmethod
     async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> Sequence[Sequence[Any]]:
@@ -227,9 +226,16 @@ class SqlStore(Store):
         categories: Sequence[str],
         optional_categories: Sequence[str],
     ) -> list[DayCounts]:
-        cats = list(dict.fromkeys([*categories, *optional_categories]))
-        sql, args = self._stats_query(site_id, since, until, cats, optional_categories)
-        return [day_counts(raw, cats) for raw in await self._fetch(sql, args)]
+        rollups = await self.rollups(site_id, since, until, top_pages=0)
+        return daily_counts(rollups, categories, optional_categories)
+
+    async def rollups(
+        self, site_id: str, since: datetime | None, until: datetime | None, top_pages: int = 20
+    ) -> Rollups:
+        return await read_rollups(
+            self._fetch, site_id, since, until,
+            text_time=self.text_time, day=self._day, top_pages=top_pages,
+        )  # fmt: skip
 
     def _time(self, moment: datetime) -> Any:
         return stored_time(moment, self.text_time)
