@@ -107,7 +107,8 @@ def rollup_select(day: str, where: str) -> str:
     ]
     parts = [
         f"SELECT site_id, day, '{dim}', {key}, {choices}, CAST(sum(n) AS bigint) FROM cube"
-        f" WHERE true{only} GROUP BY site_id, day, {key}, {choices}"
+        f" WHERE true{only} GROUP BY "
+        + ", ".join(["site_id", "day", *(c for c in (key, choices) if c != "''")])
         for dim, key, choices, only in dims
     ]
     parts.append(

@@ -21,10 +21,10 @@ from consent_service.audit.timefmt import format_time
 from consent_service.store.base import StoreError, TextsSnapshot
 from consent_service.store.migrations import run_migrations
 from consent_service.store.records import PurgeResult
+from consent_service.store.rollups_sql import ROLLUPS_BUILD, SQLITE_DAY
 from consent_service.store.sql import Fetch, SqlStore
 from consent_service.store.sqlite_chain import PRAGMAS, ChainWriter
 from consent_service.store.sqlite_maintenance import rebuild_writes
-from consent_service.store.rollups_sql import ROLLUPS_BUILD, SQLITE_DAY
 from consent_service.store.tree_build import TREE_BUILD, build_trees
 
 #: The trigger of migration 0001, put back after the tree build's one fill of leaf_index.
