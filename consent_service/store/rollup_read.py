@@ -8,13 +8,15 @@ day's rows each. So the answer is exactly what a GROUP BY over the period's rows
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from consent_service.store.columns import stored_time
-from consent_service.store.records import Rollups
+from consent_service.store.records import DayCounts, Rollups
+from consent_service.store.rollup_counts import daily_counts
 from consent_service.store.rollups import ACTION, BREAKDOWNS, CHOICES, GPC, OTHER_PAGE, PAGE
 from consent_service.store.rollups_sql import rollup_select
 
@@ -73,7 +75,7 @@ async def read_rollups(
     # the cut in the rollups can still rise above it.
     fetch_pages = int(top_pages) * (4 if split.partial else 1)
     if split.whole:
-        where, args = "site_id = ?", [site_id]
+        where, args = "site_id = ?", list[Any]([site_id])
         for clause, bound in (("day >= ?", split.first), ("day < ?", split.end)):
             if bound is not None:
                 where += f" AND {clause}"
@@ -115,7 +117,7 @@ async def read_rollups(
 def _raw_where(
     site_id: str, low: datetime | None, high: datetime | None, text_time: bool
 ) -> tuple[str, list[Any]]:
-    where, args = "site_id = ?", [site_id]
+    where, args = "site_id = ?", list[Any]([site_id])
     if low is not None:
         where += " AND created_at >= ?"
         args.append(stored_time(low, text_time))
@@ -136,3 +138,37 @@ def _midnight(day: date) -> datetime:
 
 def _date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+class RollupReads(abc.ABC):
+    """:meth:`~.base.Store.rollups` and :meth:`~.base.Store.daily_stats` of the SQL stores."""
+
+    #: True where times are stored as text (SQLite), False where as ``timestamptz``.
+    text_time: bool
+    #: This dialect's UTC day of a row (:mod:`.rollups_sql`).
+    _day: str
+
+    @abc.abstractmethod
+    async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> Sequence[Sequence[Any]]:
+        """The rows of one read statement."""
+
+    async def rollups(
+        self, site_id: str, since: datetime | None, until: datetime | None, top_pages: int = 20
+    ) -> Rollups:
+        """See :meth:`~.base.Store.rollups`."""
+        return await read_rollups(
+            self._fetch, site_id, since, until,
+            text_time=self.text_time, day=self._day, top_pages=top_pages,
+        )  # fmt: skip
+
+    async def daily_stats(
+        self,
+        site_id: str,
+        since: datetime | None,
+        until: datetime | None,
+        categories: Sequence[str],
+        optional_categories: Sequence[str],
+    ) -> list[DayCounts]:
+        """See :meth:`~.base.Store.daily_stats`: from the rollups."""
+        rollups = await self.rollups(site_id, since, until, top_pages=0)
+        return daily_counts(rollups, categories, optional_categories)

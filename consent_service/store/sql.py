@@ -31,9 +31,8 @@ from consent_service.store.columns import (
 )
 from consent_service.store.paging import Fetch as Fetch
 from consent_service.store.paging import pages
-from consent_service.store.records import AccessEntry, AdminToken, DayCounts, Rollups
-from consent_service.store.rollup_counts import daily_counts
-from consent_service.store.rollup_read import read_rollups
+from consent_service.store.records import AccessEntry, AdminToken
+from consent_service.store.rollup_read import RollupReads
 from consent_service.store.tree import TILES_SQL, tiles_where
 
 _TOKEN_COLUMNS = "token_id, token_hash, role, sites, label, created_at, revoked_at"  # noqa: S105 - column names
@@ -76,13 +75,12 @@ def token_values(token: AdminToken, *, text_time: bool) -> tuple[Any, ...]:
     return (token.token_id, token.token_hash, token.role, sites, token.label, created, revoked)
 
 
-class SqlStore(Store):
-    """A :class:`Store` over SQL: all but connections, appends, purges and migrations."""
+class SqlStore(RollupReads, Store):
+    """A :class:`Store` over SQL: all but connections, appends, purges and migrations
+    (the rollups' reads are :class:`~.rollup_read.RollupReads`')."""
 
     #: True where times are stored as text (SQLite), False where as ``timestamptz``.
     text_time: bool = True
-    #: This dialect's UTC day of a row (:mod:`.rollups_sql`).
-    _day: str
 
     @abc.abstractmethod
     async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> Sequence[Sequence[Any]]:
@@ -217,25 +215,6 @@ class SqlStore(Store):
         return [self._row(raw) for raw in found]
 
     # -- the privacy officer's side ------------------------------------------------------
-
-    async def daily_stats(
-        self,
-        site_id: str,
-        since: datetime | None,
-        until: datetime | None,
-        categories: Sequence[str],
-        optional_categories: Sequence[str],
-    ) -> list[DayCounts]:
-        rollups = await self.rollups(site_id, since, until, top_pages=0)
-        return daily_counts(rollups, categories, optional_categories)
-
-    async def rollups(
-        self, site_id: str, since: datetime | None, until: datetime | None, top_pages: int = 20
-    ) -> Rollups:
-        return await read_rollups(
-            self._fetch, site_id, since, until,
-            text_time=self.text_time, day=self._day, top_pages=top_pages,
-        )  # fmt: skip
 
     def _time(self, moment: datetime) -> Any:
         return stored_time(moment, self.text_time)
