@@ -2,7 +2,8 @@
 
 :mod:`.serve` (``serve``, ``demo``), :mod:`.log` (``migrate``, ``verify``),
 :mod:`.transparency` (``witness``, ``log-key``),
-:mod:`.admin` (``token``, ``export``, ``purge``, ``access-log``), :mod:`.postgres`
+:mod:`.admin` (``token``, ``export``, ``purge``, ``access-log``), :mod:`.stats`
+(``stats rebuild``), :mod:`.postgres`
 (``partitions``, ``import-log``), :mod:`.scan` (``scan``) and :mod:`.receipt`
 (``receipt verify``) each add their commands
 to the one parser built here; :func:`main` runs the chosen one.
@@ -16,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from consent_service.cli import admin, log, postgres, receipt, scan, serve, transparency
+from consent_service.cli import admin, log, postgres, receipt, scan, serve, stats, transparency
 from consent_service.settings import SettingsError
 from consent_service.sites import ConfigError
 from consent_service.store import StoreError
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="consent-service", description="kakor: cookie consent with proof."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (serve, log, transparency, receipt, scan, admin, postgres):
+    for group in (serve, log, transparency, receipt, scan, admin, stats, postgres):
         group.add_commands(sub)
     return parser
 
