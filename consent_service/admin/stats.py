@@ -93,9 +93,13 @@ def totals(days: Sequence[DayCounts], categories: Sequence[str]) -> dict[str, An
     }
 
 
-def _rows(tallies: Sequence[DayTally], site: Site) -> list[dict[str, Any]]:
+def _counts(tallies: Sequence[DayTally], site: Site) -> list[DayCounts]:
     cats = list(dict.fromkeys([*site.category_ids, *site.optional_ids]))
-    return [day_row(t.counts(cats, site.optional_ids), t.actions) for t in tallies]
+    return [t.counts(cats, site.optional_ids) for t in tallies]
+
+
+def _rows(tallies: Sequence[DayTally], counts: Sequence[DayCounts]) -> list[dict[str, Any]]:
+    return [day_row(c, t.actions) for t, c in zip(tallies, counts, strict=True)]
 
 
 async def site_stats(
@@ -112,14 +116,14 @@ async def site_stats(
     """
     rollups = await store.rollups(site.id, since, until, top_pages=TOP_PAGES)
     tallies = day_tallies(rollups)
-    days = _rows(tallies, site)
+    counts = _counts(tallies, site)
+    days = _rows(tallies, counts)
     if group == "day":
         series = days
     else:
         buckets = {t.start: period_start(t.start, group) for t in tallies}
-        series = _rows(day_tallies(rollups, buckets), site)
-    cats = list(dict.fromkeys([*site.category_ids, *site.optional_ids]))
-    counts = [t.counts(cats, site.optional_ids) for t in tallies]
+        grouped = day_tallies(rollups, buckets)
+        series = _rows(grouped, _counts(grouped, site))
     decisions = sum(c.decisions for c in counts)
     return {
         "site": site.id,

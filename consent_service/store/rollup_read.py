@@ -12,6 +12,7 @@ import abc
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from consent_service.store.columns import stored_time
@@ -136,8 +137,14 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, UTC)
 
 
+@lru_cache(maxsize=4096)
+def _text_date(value: str) -> date:
+    return date.fromisoformat(value)
+
+
 def _date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
+    # SQLite's days are text, one of a few hundred distinct ones per read.
+    return value if isinstance(value, date) else _text_date(value)
 
 
 class RollupReads(abc.ABC):

@@ -53,7 +53,7 @@ ACTION, GPC, CHOICES, LANGUAGE, POLICY, BROWSER, PAGE = (
 #: The dimensions that split by ``choices`` (a consent rate per value).
 BREAKDOWNS = (LANGUAGE, POLICY, BROWSER)
 #: Distinct pages a day counts by name; the rest go to :data:`OTHER_PAGE`.
-PAGES_PER_DAY = 100
+PAGES_PER_DAY = 50
 #: The key of a day's pages beyond the first :data:`PAGES_PER_DAY`. A stored page is an
 #: http(s) URL or empty (``clean_page``), so it can never be this.
 OTHER_PAGE = "(other)"

@@ -80,7 +80,7 @@ def _crawl(day_offset: int, first: int, size: int) -> list[ConsentEvent]:
             "Other/Other",
             False,
             at + timedelta(seconds=i),
-        )  # fmt: skip
+        )
         for i in range(size)
     ]
 

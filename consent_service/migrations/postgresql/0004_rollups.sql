@@ -11,3 +11,6 @@ CREATE TABLE consent_rollups (
     n       bigint NOT NULL,
     PRIMARY KEY (site_id, dim, day, key, choices)
 );
+-- The period's sums per language, policy, browser and page (GROUP BY key) read this
+-- covering index in key order.
+CREATE INDEX consent_rollups_by_key ON consent_rollups (site_id, dim, key, choices, day, n);
