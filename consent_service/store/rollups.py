@@ -29,7 +29,6 @@ rebuild over the same rows gives the same answer, because it ranks by the same `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -99,13 +98,11 @@ def batch_counts(rows: Iterable[AuditRow]) -> dict[RollupKey, list[int]]:
     return counts
 
 
-def counts_json(counts: dict[RollupKey, list[int]]) -> str:
-    """``counts`` as the one JSON parameter SQLite's upsert reads with ``json_each``.
-
-    One parameter, so the statement's text is the same for every batch (prepared once)
-    and no batch can pass SQLite's limit on bound parameters.
-    """
-    return json.dumps([[*key, n, first] for key, (n, first) in counts.items()])
+def counts_values(counts: dict[RollupKey, list[int]]) -> list[Any]:
+    """``counts`` as SQLite's upsert binds them: seven values an increment, in the order
+    of their first ``seq`` (so a batch split over statements admits pages in order)."""
+    ordered = sorted(counts.items(), key=lambda item: item[1][1])
+    return [v for key, (n, first) in ordered for v in (*key, n, first)]
 
 
 def counts_arrays(counts: dict[RollupKey, list[int]]) -> list[list[Any]]:

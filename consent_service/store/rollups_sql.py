@@ -10,6 +10,7 @@ pages in the order of their first ``seq`` while the day has fewer than
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 from consent_service.audit.timefmt import format_time
@@ -32,12 +33,18 @@ from consent_service.store.rollups import (
 ROLLUPS_BUILD = "rollups_build"
 _ACTIONS = ", ".join(f"'{a}'" for a in (*DECISION_ACTIONS, WITHDRAW))
 _COLUMNS = "site_id, day, dim, key, choices, n"
-#: A batch of increments from SQLite's one JSON parameter (:func:`.rollups.counts_json`).
-SQLITE_BATCH = (
-    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
-    " json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'),"
-    " json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?)"
-)
+#: Rollup increments per SQLite upsert: seven parameters each, under SQLite's 32,766.
+SQLITE_ROWS_PER_UPSERT = 4000
+
+
+@lru_cache(maxsize=512)
+def sqlite_upsert(rows: int) -> str:
+    """SQLite's upsert of ``rows`` increments bound as plain parameters (seven a row,
+    in :func:`.rollups.counts_values`' order): one statement, prepared once per size."""
+    batch = "VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return f"WITH {upsert_ctes(batch)} {UPSERT_INSERT}"
+
+
 #: SQLite's day of a row: the date part of the stored text.
 SQLITE_DAY = "substr(created_at, 1, 10)"
 #: PostgreSQL's day of a row: its UTC date.
@@ -86,8 +93,6 @@ UPSERT_INSERT = (
     " ON CONFLICT (site_id, dim, day, key, choices)"
     " DO UPDATE SET n = consent_rollups.n + excluded.n"
 )
-#: SQLite's upsert: one statement, one JSON parameter.
-SQLITE_UPSERT = f"WITH {upsert_ctes(SQLITE_BATCH)} {UPSERT_INSERT}"
 
 
 def rollup_select(day: str, where: str) -> str:

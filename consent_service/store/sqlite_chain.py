@@ -26,8 +26,8 @@ from consent_service.audit.signing import LogSigner
 from consent_service.audit.timefmt import format_time
 from consent_service.store.base import StoreDataError, StoreError, TextsSnapshot
 from consent_service.store.columns import COLUMNS, sqlite_values
-from consent_service.store.rollups import batch_counts, counts_json
-from consent_service.store.rollups_sql import SQLITE_UPSERT
+from consent_service.store.rollups import batch_counts, counts_values
+from consent_service.store.rollups_sql import SQLITE_ROWS_PER_UPSERT, sqlite_upsert
 from consent_service.store.sql import texts_values
 from consent_service.store.sqlite_commit import Checkpointer, CommitPlacement
 from consent_service.store.sqlite_maintenance import ChainMaintenance, Write
@@ -88,12 +88,13 @@ class ChainWriter(ChainMaintenance):
     def _connect(self) -> sqlite3.Connection:
         # Used by the loop (staging) and the append thread (insert, commit), never at once.
         # The multi-row INSERT's text differs with every batch size: keep one prepared
-        # statement per size (preparing a 256-row INSERT takes about half a millisecond).
+        # statement per size (preparing a 256-row INSERT takes about half a millisecond),
+        # and so does the rollups' upsert: room for a few hundred sizes of that too.
         conn = sqlite3.connect(
             self.path,
             isolation_level=None,
             check_same_thread=False,
-            cached_statements=_ROWS_PER_INSERT + 32,
+            cached_statements=_ROWS_PER_INSERT + 288,
         )
         for pragma in PRAGMAS:
             conn.execute(pragma)
@@ -247,9 +248,11 @@ class ChainWriter(ChainMaintenance):
                 [_ROW_PLACEHOLDERS] * len(chunk)
             )
             writes.append((sql, [value for row in chunk for value in sqlite_values(row)]))
-        counts = batch_counts(rows)
-        if counts:  # one statement per batch, whatever its size (rollups_sql.py)
-            writes.append((SQLITE_UPSERT, [counts_json(counts)]))
+        values = counts_values(batch_counts(rows))  # one statement per batch (rollups_sql.py)
+        step = SQLITE_ROWS_PER_UPSERT * 7
+        for start in range(0, len(values), step):
+            chunk = values[start : start + step]
+            writes.append((sqlite_upsert(len(chunk) // 7), chunk))
         if texts:
             now = format_time(datetime.now(UTC))
             sql = "INSERT OR IGNORE INTO consent_texts VALUES " + ", ".join(
