@@ -59,36 +59,35 @@ def postgres_batch(first: int) -> str:
 
 
 def upsert_ctes(batch: str) -> str:
-    """The common table expressions of the upsert, for a batch that ``batch`` selects.
+    """The common table expression of the upsert: ``b``, the batch ``batch`` selects."""
+    return f"b(site_id, day, dim, key, choices, n, first) AS ({batch})"
 
-    ``b`` is the batch; ``taken`` is how many pages each of its days names already;
-    ``fresh`` ranks the batch's pages that their day does not name yet by first ``seq``.
-    """
+
+def _named(alias: str) -> str:
+    """Whether the page of batch row ``alias`` is one its day already names."""
     return (
-        f"b(site_id, day, dim, key, choices, n, first) AS ({batch}),"
-        " taken AS (SELECT b.site_id, b.day, (SELECT count(*) FROM consent_rollups r"
-        f" WHERE r.site_id = b.site_id AND r.dim = '{PAGE}' AND r.day = b.day"
-        f" AND r.key <> '{OTHER_PAGE}') AS taken FROM b WHERE b.dim = '{PAGE}'"
-        " GROUP BY b.site_id, b.day),"
-        " fresh AS (SELECT b.site_id, b.day, b.key,"
-        " row_number() OVER (PARTITION BY b.site_id, b.day ORDER BY b.first) AS rank"
-        f" FROM b WHERE b.dim = '{PAGE}' AND NOT EXISTS (SELECT 1 FROM consent_rollups r"
-        f" WHERE r.site_id = b.site_id AND r.dim = '{PAGE}' AND r.day = b.day"
-        " AND r.key = b.key AND r.choices = ''))"
+        f"EXISTS (SELECT 1 FROM consent_rollups r WHERE r.site_id = {alias}.site_id"
+        f" AND r.dim = '{PAGE}' AND r.day = {alias}.day AND r.key = {alias}.key"
+        " AND r.choices = '')"
     )
 
 
-#: Add the batch of :func:`upsert_ctes` to ``consent_rollups``. A fresh page whose rank
-#: would pass :data:`PAGES_PER_DAY` is counted as :data:`OTHER_PAGE`; the increments are
-#: summed per target row first, since one statement may not update a row twice.
+#: Add the batch ``b`` of :func:`upsert_ctes` to ``consent_rollups``. A page its day does
+#: not name yet is ranked among the batch's other such pages by first ``seq``; when the
+#: pages the day names already plus that rank pass :data:`PAGES_PER_DAY`, it is counted
+#: as :data:`OTHER_PAGE`. Scalar subqueries, not a window over a join: a tenth of the
+#: cost for a batch of a few rows. The increments are summed per target row first,
+#: since one statement may not update a row twice.
 UPSERT_INSERT = (
     f"INSERT INTO consent_rollups ({_COLUMNS})"
     " SELECT b.site_id, b.day, b.dim,"
-    f" CASE WHEN f.rank + t.taken > {PAGES_PER_DAY} THEN '{OTHER_PAGE}' ELSE b.key END AS k,"
+    f" CASE WHEN b.dim = '{PAGE}' AND NOT {_named('b')}"
+    " AND (SELECT count(*) FROM consent_rollups r WHERE r.site_id = b.site_id"
+    f" AND r.dim = '{PAGE}' AND r.day = b.day AND r.key <> '{OTHER_PAGE}')"
+    f" + (SELECT count(*) FROM b AS o WHERE o.dim = '{PAGE}' AND o.site_id = b.site_id"
+    f" AND o.day = b.day AND o.first <= b.first AND NOT {_named('o')}) > {PAGES_PER_DAY}"
+    f" THEN '{OTHER_PAGE}' ELSE b.key END AS k,"
     " b.choices, CAST(sum(b.n) AS bigint) FROM b"
-    f" LEFT JOIN fresh f ON b.dim = '{PAGE}' AND f.site_id = b.site_id"
-    " AND f.day = b.day AND f.key = b.key"
-    f" LEFT JOIN taken t ON b.dim = '{PAGE}' AND t.site_id = b.site_id AND t.day = b.day"
     " GROUP BY b.site_id, b.day, b.dim, k, b.choices"
     " ON CONFLICT (site_id, dim, day, key, choices)"
     " DO UPDATE SET n = consent_rollups.n + excluded.n"
