@@ -110,9 +110,10 @@ async def read_rollups(
                     pages[key] = pages.get(key, 0) + int(n)
             else:
                 breakdowns[dim, key, choices] = breakdowns.get((dim, key, choices), 0) + int(n)
-    days.sort(key=lambda r: r[0])
+    # In one order whatever the database's: the same rows read the same on both stores.
+    days.sort(key=lambda r: r[:4])
     top = sorted(pages.items(), key=lambda p: (-p[1], p[0]))[:top_pages]
-    return Rollups(days, [(*k, n) for k, n in breakdowns.items()], top)
+    return Rollups(days, [(*k, n) for k, n in sorted(breakdowns.items())], top)
 
 
 def _raw_where(
