@@ -57,7 +57,7 @@ PAGES_PER_DAY = 50
 #: http(s) URL or empty (``clean_page``), so it can never be this.
 OTHER_PAGE = "(other)"
 
-_DECISIONS = frozenset(DECISION_ACTIONS)
+_COUNTED = frozenset((*DECISION_ACTIONS, WITHDRAW))
 
 #: One rollup increment: site, day (ISO date), dim, key, choices.
 RollupKey = tuple[str, str, str, str, str]
@@ -67,34 +67,38 @@ def batch_counts(rows: Iterable[AuditRow]) -> dict[RollupKey, list[int]]:
     """The rollup increments of ``rows`` (in chain order): per key, ``[n, first seq]``.
 
     Aggregated here, in Python, so the store writes them with one statement per batch
-    whatever the batch's size; the first ``seq`` orders a day's new pages.
+    whatever the batch's size; the first ``seq`` orders a day's new pages. This runs for
+    every consent: one loop, no call per increment, each distinct choice encoded once.
     """
     counts: dict[RollupKey, list[int]] = {}
-
-    def add(key: RollupKey, seq: int) -> None:
-        found = counts.get(key)
-        if found is None:
-            counts[key] = [1, seq]
-        else:
-            found[0] += 1
-
+    texts: dict[tuple[tuple[str, bool], ...], str] = {}
     for row in rows:
         action = row.action
-        if action not in _DECISIONS and action != WITHDRAW:
+        if action not in _COUNTED:
             continue
         site, seq = row.site_id, row.seq
         day = format_time(row.created_at)[:10]  # memoised: the row's hash wrote it
-        add((site, day, ACTION, action, ""), seq)
-        if action == WITHDRAW:
-            continue
-        choices = choices_json(row.choices)
-        add((site, day, CHOICES, "", choices), seq)
-        add((site, day, LANGUAGE, row.language, choices), seq)
-        add((site, day, POLICY, row.policy_version, choices), seq)
-        add((site, day, BROWSER, row.browser, choices), seq)
-        add((site, day, PAGE, row.page, ""), seq)
-        if row.gpc:
-            add((site, day, GPC, "", ""), seq)
+        keys: list[RollupKey] = [(site, day, ACTION, action, "")]
+        if action != WITHDRAW:
+            items = tuple(row.choices.items())
+            choices = texts.get(items)
+            if choices is None:
+                choices = texts[items] = choices_json(row.choices)
+            keys += (
+                (site, day, CHOICES, "", choices),
+                (site, day, LANGUAGE, row.language, choices),
+                (site, day, POLICY, row.policy_version, choices),
+                (site, day, BROWSER, row.browser, choices),
+                (site, day, PAGE, row.page, ""),
+            )
+            if row.gpc:
+                keys.append((site, day, GPC, "", ""))
+        for key in keys:
+            found = counts.get(key)
+            if found is None:
+                counts[key] = [1, seq]
+            else:
+                found[0] += 1
     return counts
 
 
