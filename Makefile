@@ -61,6 +61,11 @@ bench-export: $(STAMP)
 bench-officer: $(STAMP)
 	$(BIN)/python benchmarks/officer_bench.py --rows 1000000 --workdir var/bench $${KAKOR_BENCH_POSTGRES:+--postgres $$KAKOR_BENCH_POSTGRES}
 
+.PHONY: bench-stats
+## bench-stats: GET …/stats over a year of 10M rows from the daily rollups, the rebuild, and the old GROUP BY (docs/performance.md)
+bench-stats: $(STAMP)
+	$(BIN)/python benchmarks/stats_bench.py --rows 10000000 --workdir var/bench
+
 .PHONY: fuzz soak
 
 ## fuzz: the API fuzzer and the property tests, long (FUZZ_EXAMPLES per route and mode)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from consent_service.admin.doc_stats import stats_paths
 from consent_service.admin.period import MOMENT
 from consent_service.admin.routes import MAX_CONSENT_ID, MAX_SEQ
 from consent_service.web.openapi import NO_CONTROLS, SITE_PARAM, error_response, json_response
@@ -273,19 +274,7 @@ OPENAPI: dict[str, Any] = {
             },
         }
     },
-    "/admin/v1/sites/{site}/stats": {
-        "get": {
-            "summary": "Per UTC day: decisions, share allowing each category, refusals, GPC",
-            "security": _BEARER,
-            "parameters": [SITE_PARAM, *_PERIOD],
-            "responses": {
-                "200": json_response("Stats", {"type": "object"}),
-                "404": error_response("Unknown site"),
-                "422": error_response("Bad since or until"),
-                **_AUTH_ERRORS,
-            },
-        }
-    },
+    **stats_paths(_PERIOD, _BEARER, _AUTH_ERRORS),
     "/admin/v1/sites/{site}/access-log": {
         "get": {
             "summary": "Who looked up, exported or counted this site's records (officer)",

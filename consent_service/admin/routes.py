@@ -24,7 +24,7 @@ from consent_service.admin.export.rows import FORMATS, MEDIA_TYPES
 from consent_service.admin.export.stream import Exporter
 from consent_service.admin.period import parse_moment
 from consent_service.admin.sites import site_summary
-from consent_service.admin.stats import site_stats
+from consent_service.admin.stats_routes import stats_routes
 from consent_service.audit.integrity import row_proof, texts_problem, verify_log
 from consent_service.audit.proofs import tree_proof
 from consent_service.audit.timefmt import format_time, parse_time
@@ -202,24 +202,6 @@ async def export_manifest(request: Request) -> Response:
     return JSONResponse(exporter.manifest.to_dict(), headers=_NO_STORE)
 
 
-async def stats(request: Request) -> Response:
-    """``GET /admin/v1/sites/{site}/stats?since=&until=``: rates per UTC day."""
-    site_id = request.path_params["site"]
-    st, who = await _principal(request, VIEWER, site_id)
-    only_query(request, "since", "until")
-    site = st.sites.get(site_id)
-    since, until = _period(request)
-    await accesslog.record(
-        st.store,
-        who,
-        site_id,
-        "stats",
-        {"since": request.query_params.get("since"), "until": request.query_params.get("until")},
-        st.now(),
-    )
-    return JSONResponse(await site_stats(st.store, site, since, until), headers=_NO_STORE)
-
-
 async def verify(request: Request) -> Response:
     """``GET /admin/v1/log/verify``: integrity of the token's sites' chains (officer)."""
     st, who = await _principal(request, OFFICER)
@@ -284,7 +266,7 @@ def routes() -> list[Route]:
         Route("/admin/v1/sites/{site}/consents", export, methods=["GET"]),
         Route("/admin/v1/sites/{site}/consents/manifest", export_manifest, methods=["GET"]),
         Route("/admin/v1/sites/{site}/consents/{consent_id}", consent_proof, methods=["GET"]),
-        Route("/admin/v1/sites/{site}/stats", stats, methods=["GET"]),
+        *stats_routes(_principal, _period),
         Route("/admin/v1/sites/{site}/access-log", access_log, methods=["GET"]),
         Route("/admin/{asset}", asset, methods=["GET"]),
     ]

@@ -2,7 +2,8 @@
 
 :mod:`.serve` (``serve``, ``demo``), :mod:`.log` (``migrate``, ``verify``),
 :mod:`.transparency` (``witness``, ``log-key``),
-:mod:`.admin` (``token``, ``export``, ``purge``, ``access-log``), :mod:`.postgres`
+:mod:`.admin` (``token``, ``export``, ``purge``, ``access-log``), :mod:`.stats`
+(``stats rebuild``), :mod:`.postgres`
 (``partitions``, ``import-log``), :mod:`.scan` (``scan``), :mod:`.scanlog`
 (``scan-record``) and :mod:`.receipt`
 (``receipt verify``) each add their commands
@@ -25,6 +26,7 @@ from consent_service.cli import (
     scan,
     scanlog,
     serve,
+    stats,
     transparency,
 )
 from consent_service.settings import SettingsError
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="consent-service", description="kakor: cookie consent with proof."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (serve, log, transparency, receipt, scan, scanlog, admin, postgres):
+    for group in (serve, log, transparency, receipt, scan, scanlog, admin, stats, postgres):
         group.add_commands(sub)
     return parser
 

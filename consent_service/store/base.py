@@ -17,7 +17,7 @@ from typing import Any
 from consent_service.audit.events import AuditRow, ConsentEvent
 from consent_service.audit.signing import LogSigner
 from consent_service.audit.tiles import Frontier, TileKey
-from consent_service.store.records import AccessEntry, AdminToken, DayCounts, PurgeResult
+from consent_service.store.records import AccessEntry, AdminToken, DayCounts, PurgeResult, Rollups
 from consent_service.store.scans import ScanReports
 
 #: Shipped inside the package so a plain wheel install has them; ``migrations/`` at the
@@ -202,12 +202,23 @@ class Store(abc.ABC):
     ) -> list[DayCounts]:
         """One :class:`DayCounts` per UTC day with rows in ``[since, until)``, oldest first.
 
-        The aggregation runs in the database (GROUP BY the day of ``created_at``), never as
-        a loop over rows in Python. A decision is a row whose action is one of
+        Read from the daily rollups (:meth:`rollups`), never by a loop over rows. A decision is a row whose action is one of
         :data:`DECISION_ACTIONS`; ``allowed`` counts, for each of ``categories``, the
         decisions whose ``choices`` has it true; a refusal is a decision that allowed none
         of ``optional_categories``. Days without rows are left out.
         """
+
+    @abc.abstractmethod
+    async def rollups(
+        self, site_id: str, since: datetime | None, until: datetime | None, top_pages: int = 20
+    ) -> Rollups:
+        """The site's daily rollups over ``[since, until)`` (:mod:`.rollup_read`): read from
+        ``consent_rollups`` for whole UTC days, counted from the rows for partial ones."""
+
+    @abc.abstractmethod
+    async def rebuild_rollups(self, site_id: str | None = None) -> int:
+        """Recount the rollups (of ``site_id``, or of every site) from the rows, in one
+        transaction that appends wait for; the rollup rows written."""
 
     @abc.abstractmethod
     async def purge(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:

@@ -35,6 +35,11 @@ from consent_service.store.postgres_partitions import (
     PartitionMaintenance,
     next_month,
 )
+from consent_service.store.postgres_rollups import (
+    RollupMaintenance,
+    build_rollups_once,
+    recount_in,
+)
 from consent_service.store.postgres_tree import (
     build_trees_locked,
     open_tree_edges,
@@ -50,8 +55,8 @@ from consent_service.store.purge import (
     purged,
 )
 from consent_service.store.records import PurgeResult
+from consent_service.store.rollups_sql import POSTGRES_DAY, ROLLUPS_BUILD
 from consent_service.store.sql import Fetch, SqlStore, numbered, texts_values
-from consent_service.store.stats_query import postgres_daily_stats
 from consent_service.store.tree import HeadGuard, grow
 from consent_service.store.tree_build import TREE_BUILD
 
@@ -74,12 +79,12 @@ _MIGRATE_LOCK = 7_356_211_001
 _ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-class PostgresStore(SqlStore, PartitionMaintenance, LogImport):
+class PostgresStore(RollupMaintenance, SqlStore, PartitionMaintenance, LogImport):
     """The PostgreSQL implementation of :class:`~consent_service.store.base.Store`."""
 
     dialect = "postgresql"
     text_time = False
-    _stats_query = staticmethod(postgres_daily_stats)
+    _day = POSTGRES_DAY
 
     def __init__(self, url: str, *, readers: int = 8) -> None:
         super().__init__(url)
@@ -174,6 +179,8 @@ class PostgresStore(SqlStore, PartitionMaintenance, LogImport):
                 if TREE_BUILD not in done:
                     await build_trees_locked(conn, self._row, self.signer)
                     applied.append(TREE_BUILD)
+                if await build_rollups_once(conn):
+                    applied.append(ROLLUPS_BUILD)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATE_LOCK)
         now = datetime.now(UTC)
@@ -308,5 +315,6 @@ class PostgresStore(SqlStore, PartitionMaintenance, LogImport):
             await conn.execute(sql, site_id, summary[2], whole)
         else:
             await conn.execute(_DELETE, site_id, summary[2])
+        await recount_in(conn, site_id, summary)
         await self._detach(conn, whole)
         return replace(result, checkpoint_seq=row.seq)

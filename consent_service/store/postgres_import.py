@@ -12,6 +12,7 @@ import asyncpg
 from consent_service.audit.events import AuditRow
 from consent_service.store.base import Store, StoreError, TextsSnapshot
 from consent_service.store.columns import UNNEST_INSERT, column_arrays
+from consent_service.store.postgres_rollups import rebuild_in
 from consent_service.store.sql import INSERT_TOKEN, numbered, token_values
 
 _COPY_HEAD = (
@@ -92,6 +93,7 @@ class LogImport(abc.ABC):
                 await conn.executemany(
                     _COPY_TOKEN, [token_values(t, text_time=False) for t in tokens]
                 )
+                await rebuild_in(conn, None)  # the copied rows' rollups, with the heads
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"import into PostgreSQL failed after {copied} rows: {exc}") from exc
         self._known_sites.update(heads)

@@ -21,6 +21,7 @@ import asyncpg
 
 from consent_service.audit.events import AuditRow, ConsentEvent, checkpoint_event
 from consent_service.store.base import StoreError, TextsSnapshot
+from consent_service.store.postgres_rollups import recount_in
 from consent_service.store.purge import purged
 from consent_service.store.records import PurgeResult
 
@@ -176,12 +177,15 @@ class PartitionMaintenance(abc.ABC):
                 "would cut those chains in the middle; purge those sites with `purge` first"
             )
         union = " UNION ALL ".join(
-            f'SELECT seq, hash, leaf_index FROM "{part}" WHERE site_id = $1' for part in doomed
+            f'SELECT seq, hash, leaf_index, created_at FROM "{part}" WHERE site_id = $1'
+            for part in doomed
         )
         events, results = [], {}
         for site in sites:
             summary = await conn.fetchrow(
-                f"SELECT count(*), min(seq), max(seq) FROM ({union}) t", site
+                f"SELECT count(*), min(seq), max(seq), min(created_at), max(created_at)"
+                f" FROM ({union}) t",
+                site,
             )
             if not summary[0]:
                 continue
@@ -189,6 +193,7 @@ class PartitionMaintenance(abc.ABC):
                 f"SELECT hash, leaf_index FROM ({union}) t WHERE seq = $2", site, summary[2]
             )
             results[site] = purged(site, summary, last[0])
+            await recount_in(conn, site, summary)
             events.append(await self._checkpoint(conn, results[site], cutoff, now, last[1] + 1))
         rows = await self._append_in(conn, events) if events else []
         for row in rows:

@@ -14,6 +14,8 @@ from consent_service.audit.events import AuditRow
 from consent_service.audit.signing import LogSigner
 from consent_service.audit.tiles import TreeEdge
 from consent_service.store.columns import POSTGRES_TYPES, UNNEST_INSERT, column_arrays
+from consent_service.store.rollups import batch_counts, counts_arrays
+from consent_service.store.rollups_sql import UPSERT_INSERT, postgres_batch, upsert_ctes
 from consent_service.store.sql import numbered
 from consent_service.store.tree import (
     TILES_SQL,
@@ -35,7 +37,7 @@ def _arrays(types: Sequence[str], first: int) -> str:
     return ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, first))
 
 
-# Rows, the sites' new heads and their trees' tiles in one round trip.
+# Rows, the sites' new heads, their trees' tiles and the batch's rollups: one round trip.
 _WRITE = (
     f"WITH new_rows AS ({UNNEST_INSERT}), new_heads AS ("
     "UPDATE chain_heads h SET seq = v.seq, hash = v.hash, created_at = v.created_at,"
@@ -44,8 +46,9 @@ _WRITE = (
     + ") AS v(site_id, seq, hash, created_at, size, frontier, note) WHERE h.site_id = v.site_id"
     "), new_tiles AS (INSERT INTO log_tiles (site_id, level, idx, hashes) SELECT * FROM unnest("
     + _arrays(_TILES_TYPES, len(POSTGRES_TYPES) + len(_HEADS_TYPES) + 1)
-    + ") ON CONFLICT (site_id, level, idx) DO UPDATE SET hashes = excluded.hashes"
-    ") SELECT 1"
+    + ") ON CONFLICT (site_id, level, idx) DO UPDATE SET hashes = excluded.hashes), "
+    + upsert_ctes(postgres_batch(len(POSTGRES_TYPES) + len(_HEADS_TYPES) + len(_TILES_TYPES) + 1))
+    + f", new_rollups AS ({UPSERT_INSERT}) SELECT 1"
 )
 #: The trigger of migration 0001, put back after the tree build's one fill of leaf_index.
 _APPEND_ONLY = (
@@ -71,9 +74,14 @@ async def write_rows(
     heads: Sequence[NewHead],
     tiles: Sequence[tuple[str, int, int, bytes]],
 ) -> None:
-    """Insert ``rows``, update the sites' heads and upsert the tiles, in one statement."""
+    """Insert ``rows``, update the sites' heads, upsert the tiles and add the rows'
+    rollups (:mod:`.rollups`, aggregated here first), in one statement."""
     await conn.execute(
-        _WRITE, *column_arrays(rows), *_heads(heads, rows), *_columns(tiles, len(_TILES_TYPES))
+        _WRITE,
+        *column_arrays(rows),
+        *_heads(heads, rows),
+        *_columns(tiles, len(_TILES_TYPES)),
+        *counts_arrays(batch_counts(rows)),
     )
 
 

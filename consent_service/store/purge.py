@@ -25,9 +25,13 @@ PURGE_DELETE = "DELETE FROM consent_events WHERE site_id = ? AND seq <= ?"
 
 
 def purge_span(site_id: str, keep: int | None) -> tuple[str, list[Any]]:
-    """The statement counting the rows a purge removes (those below ``keep``), and their
-    first and last ``seq``; and its arguments."""
-    sql = "SELECT count(*), min(seq), max(seq) FROM consent_events WHERE site_id = ?"
+    """The statement counting the rows a purge removes (those below ``keep``), their
+    first and last ``seq`` and their first and last ``created_at`` (the days whose
+    rollups the purge recounts); and its arguments."""
+    sql = (
+        "SELECT count(*), min(seq), max(seq), min(created_at), max(created_at)"
+        " FROM consent_events WHERE site_id = ?"
+    )
     if keep is None:
         return sql, [site_id]
     return sql + " AND seq < ?", [site_id, keep]

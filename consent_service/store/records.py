@@ -71,6 +71,21 @@ class DayCounts:
 
 
 @dataclass(frozen=True)
+class Rollups:
+    """One site's counts over a period, as :meth:`Store.rollups` reads them (:mod:`.rollup_read`).
+
+    ``days``: ``(day, dim, key, choices, n)`` of the daily dimensions, oldest first;
+    ``breakdowns``: ``(dim, key, choices, n)`` of language, policy and browser, summed
+    over the period; ``pages``: ``(page, n)``, the most-used named pages first (at most
+    the limit asked for; the rest of the decisions were on other pages).
+    """
+
+    days: list[tuple[date, str, str, str, int]]
+    breakdowns: list[tuple[str, str, str, int]]
+    pages: list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
 class PurgeResult:
     """What :meth:`Store.purge` removed, and the checkpoint row it appended (if any)."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import functools
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
@@ -31,8 +31,8 @@ from consent_service.store.columns import (
 )
 from consent_service.store.paging import Fetch as Fetch
 from consent_service.store.paging import pages
-from consent_service.store.records import AccessEntry, AdminToken, DayCounts
-from consent_service.store.stats_query import StatsQuery, day_counts
+from consent_service.store.records import AccessEntry, AdminToken
+from consent_service.store.rollup_read import RollupReads
 from consent_service.store.tree import TILES_SQL, tiles_where
 
 _TOKEN_COLUMNS = "token_id, token_hash, role, sites, label, created_at, revoked_at"  # noqa: S105 - column names
@@ -75,15 +75,12 @@ def token_values(token: AdminToken, *, text_time: bool) -> tuple[Any, ...]:
     return (token.token_id, token.token_hash, token.role, sites, token.label, created, revoked)
 
 
-class SqlStore(Store):
-    """A :class:`Store` over SQL: all but connections, appends, purges and migrations."""
+class SqlStore(RollupReads, Store):
+    """A :class:`Store` over SQL: all but connections, appends, purges and migrations
+    (the rollups' reads are :class:`~.rollup_read.RollupReads`')."""
 
     #: True where times are stored as text (SQLite), False where as ``timestamptz``.
     text_time: bool = True
-    #: This dialect's daily stats query (:mod:`.stats_query`).
-    _stats_query: Callable[
-        [str, datetime | None, datetime | None, Sequence[str], Sequence[str]], StatsQuery
-    ]
 
     @abc.abstractmethod
     async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> Sequence[Sequence[Any]]:
@@ -218,18 +215,6 @@ class SqlStore(Store):
         return [self._row(raw) for raw in found]
 
     # -- the privacy officer's side ------------------------------------------------------
-
-    async def daily_stats(
-        self,
-        site_id: str,
-        since: datetime | None,
-        until: datetime | None,
-        categories: Sequence[str],
-        optional_categories: Sequence[str],
-    ) -> list[DayCounts]:
-        cats = list(dict.fromkeys([*categories, *optional_categories]))
-        sql, args = self._stats_query(site_id, since, until, cats, optional_categories)
-        return [day_counts(raw, cats) for raw in await self._fetch(sql, args)]
 
     def _time(self, moment: datetime) -> Any:
         return stored_time(moment, self.text_time)

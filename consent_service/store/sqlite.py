@@ -21,9 +21,10 @@ from consent_service.audit.timefmt import format_time
 from consent_service.store.base import StoreError, TextsSnapshot
 from consent_service.store.migrations import run_migrations
 from consent_service.store.records import PurgeResult
+from consent_service.store.rollups_sql import ROLLUPS_BUILD, SQLITE_DAY
 from consent_service.store.sql import Fetch, SqlStore
 from consent_service.store.sqlite_chain import PRAGMAS, ChainWriter
-from consent_service.store.stats_query import sqlite_daily_stats
+from consent_service.store.sqlite_maintenance import rebuild_writes
 from consent_service.store.tree_build import TREE_BUILD, build_trees
 
 #: The trigger of migration 0001, put back after the tree build's one fill of leaf_index.
@@ -48,7 +49,7 @@ class SqliteStore(SqlStore):
 
     dialect = "sqlite"
     text_time = True
-    _stats_query = staticmethod(sqlite_daily_stats)
+    _day = SQLITE_DAY
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -162,7 +163,27 @@ class SqliteStore(SqlStore):
         if TREE_BUILD not in await _versions(conn):
             await self._build_trees(conn)
             applied.append(TREE_BUILD)
+        if ROLLUPS_BUILD not in await _versions(conn):
+            await self._build_rollups(conn)
+            applied.append(ROLLUPS_BUILD)
         return applied
+
+    async def _build_rollups(self, conn: aiosqlite.Connection) -> None:
+        """Once, after the rollups' migration: count them for the rows already there."""
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            if ROLLUPS_BUILD not in await _versions(conn):  # or another process did
+                for sql, args in rebuild_writes(None):
+                    await conn.execute(sql, args)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (ROLLUPS_BUILD, format_time(datetime.now(UTC))),
+                )
+            await conn.commit()
+        except BaseException:
+            if conn.in_transaction:
+                await conn.rollback()
+            raise
 
     async def _build_trees(self, conn: aiosqlite.Connection) -> None:
         async def fetch(sql: str, args: Sequence[Any]) -> Sequence[Sequence[Any]]:
@@ -206,6 +227,9 @@ class SqliteStore(SqlStore):
 
     async def purge(self, site_id: str, before: datetime, now: datetime) -> PurgeResult:
         return await self._chain.purge(site_id, before, now, self.signer)
+
+    async def rebuild_rollups(self, site_id: str | None = None) -> int:
+        return await self._chain.rebuild_rollups(site_id)
 
 
 async def _versions(conn: aiosqlite.Connection) -> set[str]:

@@ -16,7 +16,6 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,26 +26,12 @@ from consent_service.audit.signing import LogSigner
 from consent_service.audit.timefmt import format_time
 from consent_service.store.base import StoreDataError, StoreError, TextsSnapshot
 from consent_service.store.columns import COLUMNS, sqlite_values
-from consent_service.store.purge import (
-    PURGE_DELETE,
-    PURGE_KEEP,
-    PURGE_LAST_HASH,
-    checkpoint_for,
-    purge_span,
-    purged,
-)
-from consent_service.store.records import PurgeResult
+from consent_service.store.rollups import batch_counts, counts_values
+from consent_service.store.rollups_sql import SQLITE_ROWS_PER_UPSERT, sqlite_upsert
 from consent_service.store.sql import texts_values
 from consent_service.store.sqlite_commit import Checkpointer, CommitPlacement
-from consent_service.store.tree import (
-    TILES_SQL,
-    HeadGuard,
-    edge_tiles_where,
-    grow,
-    open_edges,
-    prefix_hashes,
-    prefix_tiles_where,
-)
+from consent_service.store.sqlite_maintenance import ChainMaintenance, Write
+from consent_service.store.tree import TILES_SQL, HeadGuard, edge_tiles_where, grow, open_edges
 
 #: Every connection's settings: durable commits, and waiting for another process's lock.
 PRAGMAS = (
@@ -63,12 +48,10 @@ _LAST_SEQ = (
     "SELECT MAX(COALESCE((SELECT MAX(seq) FROM consent_events), 0),"
     " COALESCE((SELECT MAX(seq) FROM chain_heads), 0))"
 )
-#: A statement of a staged batch: SQL and its parameters.
-_Write = tuple[str, list[Any]]
 
 
-class ChainWriter:
-    """Appends and purges of one SQLite file, one transaction at a time."""
+class ChainWriter(ChainMaintenance):
+    """Appends, purges and rollup rebuilds of one SQLite file, one transaction at a time."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -105,12 +88,13 @@ class ChainWriter:
     def _connect(self) -> sqlite3.Connection:
         # Used by the loop (staging) and the append thread (insert, commit), never at once.
         # The multi-row INSERT's text differs with every batch size: keep one prepared
-        # statement per size (preparing a 256-row INSERT takes about half a millisecond).
+        # statement per size (preparing a 256-row INSERT takes about half a millisecond),
+        # and so does the rollups' upsert: room for a few hundred sizes of that too.
         conn = sqlite3.connect(
             self.path,
             isolation_level=None,
             check_same_thread=False,
-            cached_statements=_ROWS_PER_INSERT + 32,
+            cached_statements=_ROWS_PER_INSERT + 288,
         )
         for pragma in PRAGMAS:
             conn.execute(pragma)
@@ -173,7 +157,7 @@ class ChainWriter:
         self._committed()
         return rows
 
-    def _timed_commit(self, conn: sqlite3.Connection, writes: list[_Write]) -> None:
+    def _timed_commit(self, conn: sqlite3.Connection, writes: list[Write]) -> None:
         started = time.perf_counter()
         self._write_and_commit(conn, writes)
         self.placement.observe(time.perf_counter() - started)
@@ -199,7 +183,7 @@ class ChainWriter:
         return rows
 
     @staticmethod
-    def _write_and_commit(conn: sqlite3.Connection, writes: list[_Write]) -> None:
+    def _write_and_commit(conn: sqlite3.Connection, writes: list[Write]) -> None:
         """Run the staged statements and commit; any failure rolls the whole batch back."""
         try:
             for sql, params in writes:
@@ -216,7 +200,7 @@ class ChainWriter:
         events: Sequence[ConsentEvent],
         texts: Sequence[TextsSnapshot],
         signer: LogSigner | None,
-    ) -> tuple[list[AuditRow], list[_Write]]:
+    ) -> tuple[list[AuditRow], list[Write]]:
         """Inside an open write transaction: chain and grow the trees after the stored heads;
         the writes to run."""
         last = conn.execute(_LAST_SEQ).fetchone()
@@ -236,7 +220,7 @@ class ChainWriter:
         sizes = {site: edge.size for site, edge in edges.items()}
         rows = chain(events, int(last[0]) + 1, heads, sizes, leaves)
         new_heads, new_tiles = grow(edges, rows, leaves, signer, self.guard)
-        writes: list[_Write] = [
+        writes: list[Write] = [
             (
                 "INSERT INTO chain_heads (site_id, seq, hash, size, frontier, note) VALUES "
                 + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(new_heads))
@@ -264,6 +248,11 @@ class ChainWriter:
                 [_ROW_PLACEHOLDERS] * len(chunk)
             )
             writes.append((sql, [value for row in chunk for value in sqlite_values(row)]))
+        values = counts_values(batch_counts(rows))  # one statement per batch (rollups_sql.py)
+        step = SQLITE_ROWS_PER_UPSERT * 7
+        for start in range(0, len(values), step):
+            chunk = values[start : start + step]
+            writes.append((sqlite_upsert(len(chunk) // 7), chunk))
         if texts:
             now = format_time(datetime.now(UTC))
             sql = "INSERT OR IGNORE INTO consent_texts VALUES " + ", ".join(
@@ -271,41 +260,3 @@ class ChainWriter:
             )
             writes.append((sql, [value for t in texts for value in (*texts_values(t), now)]))
         return rows, writes
-
-    async def purge(
-        self, site_id: str, before: datetime, now: datetime, signer: LogSigner | None = None
-    ) -> PurgeResult:
-        """The store's purge, in one transaction on the thread; no append slips in between."""
-        async with self._lock:
-            result: PurgeResult = await self._in_thread(
-                self._purge_locking, site_id, before, now, signer
-            )
-            self._committed()
-            return result
-
-    def _purge_locking(
-        self, site_id: str, before: datetime, now: datetime, signer: LogSigner | None
-    ) -> PurgeResult:
-        """On the append thread: summarise, append the checkpoint, delete; one transaction."""
-        conn = self._connection
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            [keep] = conn.execute(PURGE_KEEP, (site_id, format_time(before))).fetchone()
-            summary = conn.execute(*purge_span(site_id, keep)).fetchone()
-            if not summary[0]:
-                conn.execute("ROLLBACK")
-                return PurgeResult(site_id, 0)
-            last_hash, last_leaf = conn.execute(PURGE_LAST_HASH, (site_id, summary[2])).fetchone()
-            result = purged(site_id, summary, last_hash)
-            size = last_leaf + 1
-            where, args = prefix_tiles_where(site_id, size)
-            tiles = conn.execute(TILES_SQL.format(where), args)
-            event = checkpoint_for(result, before, now, size, prefix_hashes(size, tiles.fetchall()))
-            [checkpoint], writes = self._stage(conn, [event], (), signer)
-            writes.append((PURGE_DELETE, [site_id, result.last_seq]))
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        self._write_and_commit(conn, writes)
-        return replace(result, checkpoint_seq=checkpoint.seq)

@@ -15,6 +15,7 @@ ROUTES = [
     "/admin/v1/sites/demo/consents?format=csv",
     "/admin/v1/sites/demo/consents/manifest?format=csv",
     "/admin/v1/sites/demo/stats",
+    "/admin/v1/sites/demo/stats.csv?group=week",
     "/admin/v1/log/verify",
     "/admin/v1/sites/demo/access-log?limit=5",
 ]

@@ -47,3 +47,17 @@ async def tamper(url: str, sql: str) -> None:
         await execute(url, "DROP TRIGGER consent_events_append_only", sql)
     else:
         await execute(url, "SET session_replication_role = replica", sql)
+
+
+async def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Every row of ``sql``, as tuples."""
+    if url.startswith("sqlite:"):
+        async with aiosqlite.connect(sqlite_path(url)) as conn, conn.execute(sql) as cur:
+            return [tuple(r) for r in await cur.fetchall()]
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        return [tuple(r) for r in await conn.fetch(sql)]
+    finally:
+        await conn.close()

@@ -174,8 +174,8 @@ async def test_replicas_starting_together_migrate_once(postgres_url: str) -> Non
     finally:
         for store in stores:
             await store.close()
-    # Every migration file, and the one-time build of the Merkle trees after them.
-    assert sorted(len(a) for a in applied) == [0, 0, len(stores[0].migration_files()) + 1]
+    # Every migration file, and the one-time builds of the Merkle trees and the rollups.
+    assert sorted(len(a) for a in applied) == [0, 0, len(stores[0].migration_files()) + 2]
 
 
 async def test_replicas_racing_to_create_a_month_partition_all_succeed(
@@ -269,6 +269,7 @@ async def test_import_log_moves_a_sqlite_node_to_postgresql_row_for_row_C19_C22(
         )
     await node.purge("a", month(2024, 2, 1), now=month(2024, 3, 20))  # a checkpoint row too
     original = [r async for r in node.iter_rows()]
+    node_stats = {site: await node.rollups(site, None, None) for site in ("a", "b")}
     await node.close()
 
     def cli(*args: str) -> tuple[int, str]:
@@ -290,6 +291,8 @@ async def test_import_log_moves_a_sqlite_node_to_postgresql_row_for_row_C19_C22(
     try:
         assert [r async for r in store.iter_rows()] == original
         assert await store.texts("ab" * 32) == snap
+        # The dashboard's rollups come along, counted again from the copied rows (C23).
+        assert {site: await store.rollups(site, None, None) for site in ("a", "b")} == node_stats
         # The chain and the sequence continue where the node stopped.
         [new] = await store.append([make_event("a", at=month(2024, 4))])
         assert new.seq > original[-1].seq

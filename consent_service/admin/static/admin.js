@@ -1,5 +1,5 @@
 /**
- * kakor admin page: sign in with a token, consent rates chart, lookup, export, integrity.
+ * kakor admin page: sign in with a token, decisions chart and rates, lookup, export, integrity.
  *
  * No dependencies, no inline code (strict CSP). The token lives in memory only: a
  * reload signs out. Everything that comes from the server is written with
@@ -19,7 +19,7 @@
       token_help: "Skapa en token på servern med: consent-service token create --site …",
       site: "Webbplats",
       signout: "Logga ut",
-      rates_title: "Andel samtycken per dag",
+      rates_title: "Beslut och samtycken över tid",
       since: "Från",
       until: "Till",
       show: "Visa",
@@ -130,6 +130,31 @@
       phase_before: "före val",
       phase_reject: "efter Neka alla",
       phase_accept: "efter Godkänn alla",
+      // The chart and its controls (stacked decisions per action, grouping, CSV, breakdowns).
+      group: "Gruppera",
+      group_day: "Dag",
+      group_week: "Vecka",
+      group_month: "Månad",
+      chart_csv: "Diagrammets data (CSV)",
+      act_accept_all: "Godkänner allt",
+      act_reject_all: "Nekar allt",
+      act_save: "Eget val",
+      act_gpc: "GPC-signal",
+      period_start: "Period från",
+      stacked_caption: "{n} beslut under {p}, staplade per val.",
+      weeks_one: "{n} vecka",
+      weeks_other: "{n} veckor",
+      months_one: "{n} månad",
+      months_other: "{n} månader",
+      by_language: "Samtyckesgrad per språk",
+      by_policy_version: "Samtyckesgrad per policyversion",
+      by_browser: "Samtyckesgrad per webbläsare",
+      top_pages: "Sidor där besluten fattas",
+      value: "Värde",
+      page_col: "Sida",
+      consent_rate: "Samtyckesgrad",
+      share_col: "Andel",
+      other_pages: "Övriga sidor",
     },
     en: {
       title: "Consents – administration",
@@ -140,7 +165,7 @@
       token_help: "Create a token on the server with: consent-service token create --site …",
       site: "Site",
       signout: "Sign out",
-      rates_title: "Consent rates per day",
+      rates_title: "Decisions and consent over time",
       since: "From",
       until: "To",
       show: "Show",
@@ -251,6 +276,31 @@
       phase_before: "before a choice",
       phase_reject: "after Reject all",
       phase_accept: "after Accept all",
+      // The chart and its controls (stacked decisions per action, grouping, CSV, breakdowns).
+      group: "Group by",
+      group_day: "Day",
+      group_week: "Week",
+      group_month: "Month",
+      chart_csv: "Chart data (CSV)",
+      act_accept_all: "Accept all",
+      act_reject_all: "Reject all",
+      act_save: "Custom choice",
+      act_gpc: "GPC signal",
+      period_start: "Period from",
+      stacked_caption: "{n} decisions over {p}, stacked by choice.",
+      weeks_one: "{n} week",
+      weeks_other: "{n} weeks",
+      months_one: "{n} month",
+      months_other: "{n} months",
+      by_language: "Consent rate by language",
+      by_policy_version: "Consent rate by policy version",
+      by_browser: "Consent rate by browser",
+      top_pages: "Pages where decisions are made",
+      value: "Value",
+      page_col: "Page",
+      consent_rate: "Consent rate",
+      share_col: "Share",
+      other_pages: "Other pages",
     },
   };
   const PROOF_FIELDS = [
@@ -421,6 +471,7 @@
   async function loadStats(event) {
     if (event) event.preventDefault();
     const query = periodQuery();
+    query.set("group", $("group").value);
     try {
       state.stats = await (await api(sitePath("/stats?" + query))).json();
       renderStats(state.stats);
@@ -440,31 +491,74 @@
     return series;
   }
 
+  /** The chart's series: decisions per action, stacked, so equal counts never hide each other. */
+  const ACTIONS = ["accept-all", "reject-all", "save", "gpc"];
+
   function renderStats(stats) {
-    const days = stats.days;
+    const points = stats.series || stats.days;
     const series = seriesOf(stats);
-    renderChart(days, series);
-    $("chart-caption").textContent = days.length
-      ? t("chart_caption", { n: stats.totals.decisions, d: countOf("days", days.length) })
+    renderChart(points);
+    $("chart-caption").textContent = points.length
+      ? t("stacked_caption", {
+        n: stats.totals.decisions,
+        p: countOf({ week: "weeks", month: "months" }[stats.group] || "days", points.length),
+      })
       : t("no_data");
     const legend = $("legend");
     legend.replaceChildren();
-    series.forEach((s, i) => {
+    ACTIONS.forEach((action, i) => {
       const item = el("li");
-      item.append(el("span", null, "swatch s" + (i % COLOURS.length)), el("span", s.label));
+      item.append(el("span", null, "swatch s" + i), el("span", t("act_" + action.replace("-", "_"))));
       legend.append(item);
     });
     const head = $("rates-table").tHead.rows[0];
-    head.replaceChildren(el("th", t("date")), el("th", t("decisions")));
+    head.replaceChildren(el("th", t(stats.group === "day" ? "date" : "period_start")), el("th", t("decisions")));
+    for (const action of ACTIONS) head.append(el("th", t("act_" + action.replace("-", "_"))));
     for (const s of series) head.append(el("th", s.label));
     const body = $("rates-table").tBodies[0];
     body.replaceChildren();
-    for (const day of days) {
+    for (const point of points) {
       const row = el("tr");
-      row.append(el("td", day.date), el("td", day.decisions, "num"));
-      for (const s of series) row.append(el("td", percent(s.value(day)), "num"));
+      row.append(el("td", point.date), el("td", point.decisions, "num"));
+      for (const action of ACTIONS) row.append(el("td", (point.actions || {})[action] || 0, "num"));
+      for (const s of series) row.append(el("td", percent(s.value(point)), "num"));
       body.append(row);
     }
+    renderBreakdowns(stats);
+  }
+
+  function breakdownTable(id, title, rows, cells, headers) {
+    const table = el("table", null, "data");
+    table.id = id;
+    table.append(el("caption", title));
+    const head = el("tr");
+    for (const h of headers) head.append(el("th", h));
+    table.append(el("thead"));
+    table.tHead.append(head);
+    const body = el("tbody");
+    for (const r of rows) {
+      const tr = el("tr");
+      cells(r).forEach((c, i) => tr.append(el("td", c, i ? "num" : "")));
+      body.append(tr);
+    }
+    table.append(body);
+    return table;
+  }
+
+  function renderBreakdowns(stats) {
+    const out = $("breakdowns");
+    out.replaceChildren();
+    for (const member of ["by_language", "by_policy_version", "by_browser"]) {
+      out.append(breakdownTable(member, t(member), stats[member] || [],
+        (r) => [r.value, r.decisions, percent(r.consent_rate)],
+        [t("value"), t("decisions"), t("consent_rate")]));
+    }
+    const pages = (stats.top_pages || []).map((p) => [p.page, p.decisions, percent(p.share)]);
+    if (stats.other_pages) {
+      pages.push([t("other_pages"), stats.other_pages, percent(stats.other_pages / (stats.totals.decisions || 1))]);
+    }
+    out.append(breakdownTable("top_pages", t("top_pages"), pages, (r) => r,
+      [t("page_col"), t("decisions"), t("share_col")]));
   }
 
   function svg(tag, attrs, text) {
@@ -474,50 +568,63 @@
     return node;
   }
 
-  function renderChart(days, series) {
+  /** A stacked bar per period: one segment per action, in a fixed order, with its count. */
+  function renderChart(points) {
     const width = 720, height = 280, left = 48, right = 16, top = 16, bottom = 40;
     const plotW = width - left - right, plotH = height - top - bottom;
     const root = svg("svg", {
       viewBox: "0 0 " + width + " " + height,
       role: "img",
       "aria-label": t("rates_title"),
-      "data-days": days.length,
+      "data-days": points.length,
     });
+    const most = Math.max(1, ...points.map((p) => p.decisions));
     for (const level of [0, 0.25, 0.5, 0.75, 1]) {
       const y = top + plotH - level * plotH;
       root.append(svg("line", { x1: left, x2: width - right, y1: y, y2: y, class: level ? "grid" : "axis" }));
-      root.append(svg("text", { x: left - 6, y: y + 4, "text-anchor": "end" }, percent(level)));
+      root.append(svg("text", { x: left - 6, y: y + 4, "text-anchor": "end" }, Math.round(level * most)));
     }
-    root.append(svg("line", { x1: left, x2: left, y1: top, y2: top + plotH, class: "axis" }));
-    const x = (i) => left + (days.length <= 1 ? plotW / 2 : (i * plotW) / (days.length - 1));
-    const y = (v) => top + plotH - v * plotH;
-    const every = Math.max(1, Math.ceil(days.length / 8));
-    days.forEach((day, i) => {
-      const last = i === days.length - 1;
-      if ((i % every === 0 && days.length - 1 - i >= every / 2) || last) {
-        const anchor = days.length > 1 && last ? "end" : i === 0 && days.length > 1 ? "start" : "middle";
-        root.append(svg("text", { x: x(i), y: height - 18, "text-anchor": anchor }, day.date));
-      }
-    });
-    series.forEach((s, index) => {
-      const colour = COLOURS[index % COLOURS.length];
-      const group = svg("g", { "data-series": s.key });
-      if (days.length > 1) {
-        const points = days.map((day, i) => x(i).toFixed(1) + "," + y(s.value(day)).toFixed(1));
-        group.append(svg("polyline", { points: points.join(" "), class: "series", stroke: colour }));
-      }
-      days.forEach((day, i) => {
-        const value = s.value(day);
-        const dot = svg("circle", {
-          cx: x(i).toFixed(1), cy: y(value).toFixed(1), r: 4, fill: colour,
-          class: "point", "data-date": day.date, "data-value": value,
+    const slot = plotW / Math.max(points.length, 1);
+    const barW = Math.max(1, Math.min(48, slot * 0.8));
+    const every = Math.max(1, Math.ceil(points.length / 8));
+    points.forEach((point, i) => {
+      const x = left + i * slot + (slot - barW) / 2;
+      let base = top + plotH;
+      ACTIONS.forEach((action, a) => {
+        const n = (point.actions || {})[action] || 0;
+        const h = (n / most) * plotH;
+        base -= h;
+        const bar = svg("rect", {
+          x: x.toFixed(1), y: base.toFixed(1), width: barW.toFixed(1), height: h.toFixed(1),
+          fill: COLOURS[a], class: "bar", "data-series": action, "data-date": point.date, "data-value": n,
         });
-        dot.append(svg("title", {}, s.label + ", " + day.date + ": " + percent(value)));
-        group.append(dot);
+        bar.append(svg("title", {}, t("act_" + action.replace("-", "_")) + ", " + point.date + ": " + n));
+        root.append(bar);
       });
-      root.append(group);
+      if (i % every === 0 || i === points.length - 1) {
+        root.append(svg("text", { x: (x + barW / 2).toFixed(1), y: height - 18, "text-anchor": "middle" }, point.date));
+      }
     });
     $("chart").replaceChildren(root);
+  }
+
+  async function chartCsv() {
+    const query = periodQuery();
+    query.set("group", $("group").value);
+    try {
+      const response = await api(sitePath("/stats.csv?" + query));
+      const disposition = response.headers.get("Content-Disposition") || "";
+      const match = /filename="([^"]+)"/.exec(disposition);
+      const link = el("a");
+      link.href = URL.createObjectURL(await response.blob());
+      link.download = match ? match[1] : "kakor-stats.csv";
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+    } catch (err) {
+      $("chart-caption").textContent = t("error", { msg: err.message });
+    }
   }
 
   /* ---------- lookup ---------- */
@@ -845,6 +952,8 @@
       loadStats();
     });
     $("period").addEventListener("submit", loadStats);
+    $("group").addEventListener("change", () => loadStats());
+    $("chart-csv").addEventListener("click", chartCsv);
     $("lookup-form").addEventListener("submit", lookup);
     $("export-csv").addEventListener("click", exportRows);
     $("export-jsonl").addEventListener("click", exportRows);
