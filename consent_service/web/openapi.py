@@ -28,6 +28,7 @@ _MODULES = (
     "consent_service.gating.doc",
     "consent_service.admin.doc",
     "consent_service.widget.route",
+    "consent_service.widget.snippet",
 )
 
 
