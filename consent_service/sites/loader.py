@@ -133,7 +133,15 @@ def _site(site_id: str, raw: dict[str, Any], where: str) -> Site:
         texts=texts,
         categories=categories,
         retention_days=retention,
+        reopen_button=_read_bool(raw, "reopen_button", where),
     )
+
+
+def _read_bool(raw: dict[str, Any], key: str, where: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.{key}: must be true or false")
+    return value
 
 
 def _categories(raw: Any, where: str, languages: tuple[str, ...]) -> tuple[Category, ...]:
