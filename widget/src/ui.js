@@ -201,14 +201,17 @@ export function createUI(app) {
     });
   }
 
+  /** Render the chosen layer and move focus into it (the reopen button stays, under the backdrop). */
   function shown() {
     attach();
-    fab && fab.remove();
     const opening = !dialog;
     render();
     const target = (layer == "settings" && dialog.querySelector("[role=switch]")) || dialog;
-    // Where focus is when the dialog takes it is where it goes back to.
-    const focus = () => root.activeElement || ((back = opening ? document.activeElement : back), target.focus({ preventScroll: true }));
+    // Where focus is when the dialog takes it (not when it opened: a page may focus
+    // its own field meanwhile) is where it goes back on close; the reopen button too.
+    const focus = () =>
+      dialog?.contains(root.activeElement) ||
+      ((back = opening ? root.activeElement || document.activeElement : back), target.focus({ preventScroll: true }));
     // Moving between layers keeps focus in the dialog at once. Opening it
     // focuses once the frame that shows it is drawn: focusing now would force
     // a synchronous layout of the whole page inside our script.
@@ -216,17 +219,13 @@ export function createUI(app) {
     else focus();
   }
 
-  /**
-   * First in <body>: a dialog removed there leaves the keyboard at the start
-   * of the page, not past its end, when focus was on nothing before.
-   */
   function attach() {
-    if (!host.isConnected) document.body.prepend(host);
+    if (!host.isConnected) document.body.append(host);
   }
 
   /** Close the dialog and give focus back to where it was; show the reopen button. */
   function close() {
-    if (fab) attach(), (fab.textContent = texts(config, app.lang()).reopen), root.append(fab);
+    if (fab) attach(), (fab.textContent = texts(config, (fab.lang = app.lang())).reopen), root.append(fab);
     if (!dialog) return;
     dialog.previousSibling.remove();
     dialog.remove();
