@@ -63,7 +63,9 @@ def test_c10_nothing_pre_ticked_and_necessary_locked_on(
     assert row.get_by_role("switch").count() == 0 and row.get_by_role("button").count() == 0
     # Each category lists its services and their cookies (in a closed <details>).
     codes = dialog(page).locator("code").all_text_contents()
-    assert sorted(codes) == sorted(["consent", "_pk_id", "_pk_ses", "VISITOR_INFO1_LIVE", "fr"])
+    assert sorted(codes) == sorted(
+        ["consent", "kakor_lang", "_pk_id", "_pk_ses", "VISITOR_INFO1_LIVE", "fr"]
+    )
     assert "Matomo" in dialog(page).locator("strong").all_text_contents()
 
 
@@ -179,7 +181,8 @@ def test_c14_withdrawal_deletes_cookies_and_stops_loading(
         "statistics": False,
         "third-party": False,
     }
-    assert cookie_names(context) == {"consent"}
+    # Only necessary cookies stay: the consent and, in English, the language choice.
+    assert cookie_names(context) == {"consent"} | ({"kakor_lang"} if lang == "en" else set())
     assert consent_calls(page)[-1] == ["consent", "update", dict.fromkeys(SIGNALS, "denied")]
     assert page.locator("kakor-embed").count() == 1
     assert page.locator("iframe[data-consent]").get_attribute("src") == "about:blank"
@@ -198,7 +201,7 @@ def test_c14_withdrawal_deletes_cookies_and_stops_loading(
     )
     page.wait_for_timeout(300)
     assert gated == []
-    assert cookie_names(context) == {"consent"}
+    assert cookie_names(context) == {"consent"} | ({"kakor_lang"} if lang == "en" else set())
     assert dialog(page).count() == 0
 
 

@@ -1,4 +1,5 @@
-"""A misconfigured site fails loudly, never silently (issue 18).
+"""A misconfigured site fails loudly, never silently (issue 18; C1 and C19: nothing gated
+runs that the log did not record).
 
 Embedded on an origin the site does not list, the banner still works but nothing
 gated runs (the service recorded nothing), the widget's ``console.error`` names the
@@ -40,7 +41,7 @@ def unlisted(tmp_path_factory: pytest.TempPathFactory, service: Service) -> Iter
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])
-def test_unlisted_origin_runs_nothing_and_says_why(
+def test_c1_c19_unlisted_origin_runs_nothing_and_says_why(
     context: Any, service: Service, unlisted: str, lang: str
 ) -> None:
     page = context.new_page()

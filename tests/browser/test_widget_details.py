@@ -33,7 +33,7 @@ def test_c7_first_layer_names_every_declared_third_party(
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_language_choice_is_kept_from_page_to_page(
+def test_c26_language_choice_is_kept_from_page_to_page(
     context: Any, service: Service, lang: str
 ) -> None:
     """On pages in the other language, switch to ``lang``: the next page is in ``lang``."""
@@ -50,6 +50,8 @@ def test_language_choice_is_kept_from_page_to_page(
     page.goto(service.url + "/")
     button(page, lang, "accept").wait_for()
     assert dialog(page).get_attribute("lang") == lang
+    kept = [c for c in context.cookies() if c["name"] == "kakor_lang"]
+    assert [(c["value"], c["expires"]) for c in kept] == [(lang, -1)]  # a session cookie
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -121,7 +123,7 @@ def reopen_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_floating_reopen_button(context: Any, reopen_service: Service, lang: str) -> None:
+def test_c13_floating_reopen_button(context: Any, reopen_service: Service, lang: str) -> None:
     page = context.new_page()
     open_banner(page, reopen_service.url, lang)
     reopen = page.get_by_role(
@@ -143,7 +145,7 @@ def test_floating_reopen_button(context: Any, reopen_service: Service, lang: str
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_declaration_page_h1_way_back_and_change_button(
+def test_c2_c13_c25_declaration_page_h1_way_back_and_change_button(
     browser: Any, service: Service, lang: str
 ) -> None:
     ctx = browser.new_context(viewport={"width": 320, "height": 640})

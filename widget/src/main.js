@@ -16,17 +16,16 @@ import { texts } from "./texts.js";
 /* global __KAKOR_CONFIG__, __KAKOR_CSS__, __KAKOR_VERSION__ */
 
 /**
- * The visitor's language choice, kept for the rest of the visit (a setting
- * they asked for, so no consent is needed); storage may be off.
+ * The visitor's language choice, kept for the rest of the visit in a session
+ * cookie (a setting they asked for, so no consent is needed; declared as
+ * necessary). Not sessionStorage: its first read at start blocks the main
+ * thread on the browser process, while `document.cookie` is read anyway.
  * @param {string=} l the language to keep; without it, the one kept
  * @returns {string|undefined}
  */
 function keep(l) {
-  try {
-    return l ? (sessionStorage["kakor-lang"] = l) : sessionStorage["kakor-lang"];
-  } catch (e) {
-    // not kept beyond this page, then
-  }
+  if (l) document.cookie = "kakor_lang=" + l + "; Path=/; SameSite=Lax";
+  return readCookies("kakor_lang")[0];
 }
 
 /**
