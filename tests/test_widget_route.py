@@ -123,6 +123,7 @@ def test_endpoints_are_under_the_public_url_whatever_the_host(
     client = make_client(public_url=PUBLIC + "/kakor/")
     for host in ("localhost", "evil.example", "consent.example.se"):
         assert _endpoints(client, host) == {
+            "config": PUBLIC + "/kakor/v1/sites/demo/config",
             "consent": PUBLIC + "/kakor/v1/sites/demo/consent",
             "declaration": PUBLIC + "/kakor/v1/sites/demo/declaration",
             "receipt": PUBLIC + "/kakor/v1/sites/demo/receipt",

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from consent_service.gating.declaration_data import declaration_data
-from consent_service.gating.declaration_html import render_page, render_section
+from consent_service.gating.declaration_html import STYLE_CSP, render_page, render_section
 from consent_service.sites import Site
 from consent_service.web.errors import InvalidField
+from consent_service.web.guards import own_origin
 from consent_service.web.pages import HTML_CSP, html_headers
 from consent_service.web.state import get_state
 
@@ -29,6 +31,7 @@ def frame_headers(site: Site) -> dict[str, str]:
     """:func:`~consent_service.web.pages.html_headers`, but the site's origins may frame the page."""
     ancestors = ["'self'", *(o for o in site.origins if o != "self")]
     csp = HTML_CSP.replace("frame-ancestors 'self'", "frame-ancestors " + " ".join(ancestors))
+    csp = csp.replace("style-src 'self'", f"style-src 'self' {STYLE_CSP}")
     headers = html_headers(csp)
     if len(ancestors) > 1:
         # X-Frame-Options cannot list origins; frame-ancestors governs framing instead.
@@ -46,6 +49,18 @@ def _format(request: Request) -> str:
     if "application/json" in accept and "text/html" not in accept:
         return "json"
     return "html"
+
+
+def _back(site: Site, request: Request) -> str | None:
+    """The page the visitor came from (``Referer``), if it is on an origin the site lists."""
+    referer = request.headers.get("referer", "")
+    parts = urlsplit(referer)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if origin in site.origins or ("self" in site.origins and origin == own_origin(request)):
+        return referer
+    return None
 
 
 def _language(site: Site, request: Request) -> str:
@@ -70,7 +85,7 @@ async def declaration(request: Request) -> Response:
         if fmt == "fragment":
             text = render_section(site, language, settings_link=True)
         else:
-            text = render_page(site, language)
+            text = render_page(site, language, _back(site, request))
         body = text.encode()
         media_type = "text/html; charset=utf-8"
         headers = frame_headers(site)
@@ -79,7 +94,7 @@ async def declaration(request: Request) -> Response:
         {
             "ETag": etag,
             "Cache-Control": "public, max-age=300",
-            "Vary": "Accept",
+            "Vary": "Accept, Referer",
             "Access-Control-Allow-Origin": "*",
             "Content-Language": language,
         }

@@ -8,6 +8,8 @@ fixed, and a template engine's autoescape would write other entities (``&#34;`` 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from html import escape
 
 from consent_service.gating.declaration_data import lifetime_text
@@ -30,6 +32,7 @@ LABELS: dict[str, dict[str, str]] = {
         "no_cookies": "Sätter inga kakor.",
         "origins": "Hämtar innehåll från",
         "change": "Ändra dina val",
+        "back": "Tillbaka till webbplatsen",
     },
     "en": {
         "title": "Cookies on {site}",
@@ -45,17 +48,31 @@ LABELS: dict[str, dict[str, str]] = {
         "no_cookies": "Sets no cookies.",
         "origins": "Loads content from",
         "change": "Change your choices",
+        "back": "Back to the website",
     },
 }
 
 
-def render_section(site: Site, language: str, *, settings_link: bool = False) -> str:
+#: The standalone page's only style (admitted by its hash, :data:`STYLE_CSP`): wide
+#: tables scroll inside themselves, so the page never scrolls sideways at 320 px.
+STYLE = (
+    "body{max-width:60rem;margin:0 auto;padding:0 1rem;font:1rem/1.5 system-ui,sans-serif;"
+    "overflow-wrap:anywhere}table{display:block;overflow-x:auto;max-width:100%}"
+    "nav a{display:inline-block;margin:0 1rem .5rem 0;padding:.5rem 0}"
+)
+STYLE_CSP = "'sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode() + "'"
+
+
+def render_section(
+    site: Site, language: str, *, settings_link: bool = False, heading: str = "h2"
+) -> str:
     """The declaration as one ``<section>``; with ``settings_link``, a ``data-consent-open`` link."""
     labels = LABELS.get(language, LABELS["en"])
+    title = escape(labels["title"].format(site=site.name))
     out = [
         f'<section class="kakor-declaration" lang="{escape(language)}" '
         'aria-labelledby="kakor-declaration-title">',
-        f'<h2 id="kakor-declaration-title">{escape(labels["title"].format(site=site.name))}</h2>',
+        f'<{heading} id="kakor-declaration-title">{title}</{heading}>',
         f"<p>{escape(labels['intro'])} {escape(site.texts[language]['purposes'])}</p>",
         f"<p>{escape(labels['policy'])}: {escape(site.policy_version)}</p>",
     ]
@@ -114,12 +131,25 @@ def _render_cookie(cookie: Cookie, language: str) -> str:
     return f"<tr>{''.join(cells)}</tr>"
 
 
-def render_page(site: Site, language: str) -> str:
-    """The standalone HTML page around :func:`render_section`."""
-    title = LABELS.get(language, LABELS["en"])["title"].format(site=site.name)
+def render_page(site: Site, language: str, back: str | None = None) -> str:
+    """The standalone HTML page around :func:`render_section`, titled by an ``h1``.
+
+    ``back`` is the site page the visitor came from (an origin the site lists): the
+    page links back to it, and to it with ``#kakor-settings``, which makes the widget
+    there open its settings ("change your choices").
+    """
+    labels = LABELS.get(language, LABELS["en"])
+    title = labels["title"].format(site=site.name)
+    nav = ""
+    if back:
+        url = escape(back.split("#", 1)[0])
+        nav = (
+            f'<nav><a href="{url}">{escape(labels["back"])}</a>'
+            f'<a href="{url}#kakor-settings">{escape(labels["change"])}</a></nav>\n'
+        )
     return (
         f'<!doctype html>\n<html lang="{escape(language)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n</head>\n<body>\n<main>\n"
-        f"{render_section(site, language)}\n</main>\n</body>\n</html>\n"
+        f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{nav}<main>\n"
+        f"{render_section(site, language, heading='h1')}\n</main>\n</body>\n</html>\n"
     )

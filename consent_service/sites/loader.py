@@ -141,6 +141,7 @@ def _site(site_id: str, raw: dict[str, Any], where: str) -> Site:
         categories=categories,
         retention_days=retention,
         scan=_scan(raw.get("scan"), f"{where}.scan"),
+        reopen_button=_read_bool(raw, "reopen_button", where),
     )
 
 
@@ -159,6 +160,13 @@ def _scan(raw: Any, where: str) -> ScanSchedule | None:
         every_days=read_int(table, "every_days", where, default=30, minimum=1, maximum=366),
         max_pages=read_int(table, "max_pages", where, default=50, minimum=1, maximum=10_000),
     )
+
+
+def _read_bool(raw: dict[str, Any], key: str, where: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.{key}: must be true or false")
+    return value
 
 
 def _categories(raw: Any, where: str, languages: tuple[str, ...]) -> tuple[Category, ...]:

@@ -77,6 +77,8 @@ class Site:
     retention_days: int | None
     #: The scheduled scan, or None (the default: no scans unless the site file asks).
     scan: ScanSchedule | None = None
+    #: A floating button that reopens the settings, for sites without a footer link.
+    reopen_button: bool = False
 
     @functools.cached_property
     def category_ids(self) -> tuple[str, ...]:
@@ -149,6 +151,16 @@ class Site:
         """What a row records of the texts shown in ``language`` (C19: proof of what was told)."""
         return self.texts_hashes[language]
 
+    @functools.cached_property
+    def third_parties(self) -> tuple[str, ...]:
+        """The providers of every optional service that loads from another origin, once
+        each, in config order: the first layer names them all (C7), so a service added
+        to the config is named without anyone editing the ``purposes`` text."""
+        names = [
+            s.provider for c in self.categories if not c.required for s in c.services if s.origins
+        ]
+        return tuple(dict.fromkeys(names))
+
     def public_config(self, base_url: str) -> dict[str, Any]:
         """The site's public configuration, as ``GET …/config`` answers and the widget inlines."""
         base = f"{base_url.rstrip('/')}/v1/sites/{self.id}"
@@ -161,6 +173,8 @@ class Site:
             "cookie_name": self.cookie_name,
             "cookie_domain": self.cookie_domain,
             "google_consent_mode": dict(self.google_consent_mode),
+            "reopen_button": self.reopen_button,
+            "third_parties": list(self.third_parties),
             "texts": {lang: dict(t) for lang, t in self.texts.items()},
             "categories": [
                 {
@@ -190,6 +204,7 @@ class Site:
                 for c in self.categories
             ],
             "endpoints": {
+                "config": f"{base}/config",
                 "consent": f"{base}/consent",
                 "declaration": f"{base}/declaration",
                 "receipt": f"{base}/receipt",

@@ -40,6 +40,7 @@ SITE_KEYS = {
     "consent_lifetime_days",
     "cookie_name",
     "cookie_domain",
+    "reopen_button",
     "rate_limit",
     "ip_mode",
     "google_consent_mode",

@@ -34,6 +34,7 @@ from consent_service.web.openapi import openapi_json
 from consent_service.web.ratelimit import RateLimiter
 from consent_service.web.state import AppState
 from consent_service.widget import route as widget
+from consent_service.widget import snippet
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> Starlette:
@@ -78,7 +79,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     consent = api.consent_route()
     routes: list[BaseRoute] = [consent, *api.routes(), Route("/openapi.json", openapi_json)]
     routes += api_log.routes()
-    routes += [*gate.routes(), *declaration.routes(), *widget.routes()]
+    routes += [*gate.routes(), *declaration.routes(), *widget.routes(), *snippet.routes()]
     routes += [
         *admin_scans.routes(),
         *admin.routes(),

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ from consent_service.web.errors import (
 from consent_service.web.state import get_state
 
 _JSON_TYPES = ("application/json", "text/plain")
+#: An Origin header worth echoing in a refusal's CORS headers ("null" and junk are not).
+ORIGIN_HEADER = re.compile(r"[a-z][a-z0-9+.-]*://[A-Za-z0-9.\[\]:-]+")
 CORS_METHODS = "GET, POST, DELETE, OPTIONS"
 CORS_HEADERS = "Content-Type, Kakor-Token"
 CORS_MAX_AGE = "86400"
@@ -113,13 +116,22 @@ def allowed_origin(site: Site, request: Request) -> str | None:
 
     Raises :class:`OriginNotAllowed` for an Origin the site does not list. A request with
     no Origin (a server, a script, a same-origin GET) is not refused for that alone.
+
+    The refusal itself is readable by that origin (CORS headers on the 403, which holds
+    nothing but this message): the widget on a misconfigured site can then say in the
+    console which origin to add where, instead of the browser's bare CORS error.
     """
     origin = request.headers.get("origin")
     if origin is None:
         return None
     if origin in site.origins or ("self" in site.origins and origin == own_origin(request)):
         return origin
-    raise OriginNotAllowed(f"origin {origin[:100]!r} is not allowed for site {site.id!r}")
+    shown = origin[:100]
+    raise OriginNotAllowed(
+        f"origin {shown!r} is not allowed for site {site.id!r}: add it to origins in "
+        f"[sites.{site.id}] of the site config; nothing was recorded",
+        headers=cors_headers(origin if ORIGIN_HEADER.fullmatch(origin) else None),
+    )
 
 
 def cors_headers(origin: str | None) -> dict[str, str]:

@@ -30,6 +30,7 @@ _MODULES = (
     "consent_service.admin.scans_doc",
     "consent_service.admin.verify_jobs_doc",
     "consent_service.widget.route",
+    "consent_service.widget.snippet",
 )
 
 

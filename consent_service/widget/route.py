@@ -94,27 +94,36 @@ def config_json(config: dict[str, Any]) -> str:
     return json.dumps(config, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
 
 
-#: What the widget never reads of a service and of a cookie: the gate's, the scanner's
-#: and the declaration's fields. Left out of widget.js (about 90 B of brotli for the
-#: demo site, which the widget's size budget needs), still in ``GET …/config``.
-_SERVER_SERVICE_FIELDS = frozenset({"id", "script", "origins"})
-_SERVER_COOKIE_FIELDS = frozenset({"provider"})
+#: The site texts only the settings show, fetched with them.
+_SETTINGS_TEXTS = frozenset(
+    {"save", "settings_title", "settings_description", "consent_id", "consent_date"}
+)
 
 
 def widget_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The public ``config`` without the fields the widget never reads."""
+    """What of the public ``config`` widget.js carries: the first layer's needs.
 
-    def service(s: dict[str, Any]) -> dict[str, Any]:
-        kept = {k: v for k, v in s.items() if k not in _SERVER_SERVICE_FIELDS}
-        kept["cookies"] = [
-            {k: v for k, v in c.items() if k not in _SERVER_COOKIE_FIELDS} for c in s["cookies"]
-        ]
-        return kept
-
+    That is the default language's texts (less :data:`_SETTINGS_TEXTS`) and, of each service, only its cookies' names
+    (which a withdrawal deletes); keys whose value is false or null are left out. Every
+    other language and the settings' services, providers, purposes and lifetimes (about
+    650 B of brotli for the demo site) the widget fetches from ``GET …/config`` when a
+    visitor first needs them: most visitors read one language and never open the
+    settings, and the size budget pays for features instead.
+    """
+    lang = config["default_language"]
     categories = [
-        {**c, "services": [service(s) for s in c["services"]]} for c in config["categories"]
+        {
+            **{k: v for k, v in c.items() if v is not False},
+            "texts": {lang: c["texts"][lang]},
+            "services": [
+                {"cookies": [{"name": k["name"]} for k in s["cookies"]]} for s in c["services"]
+            ],
+        }
+        for c in config["categories"]
     ]
-    return {**config, "categories": categories}
+    kept = {k: v for k, v in config.items() if v is not None and v is not False}
+    texts = {k: v for k, v in config["texts"][lang].items() if k not in _SETTINGS_TEXTS}
+    return {**kept, "texts": {lang: texts}, "categories": categories}
 
 
 def render(source: str, config: dict[str, Any]) -> bytes:

@@ -17,6 +17,7 @@ LABELS = {
         "statistics": "Statistik",
         "third-party": "Tredjepartstjänster",
         "necessary": "Nödvändiga",
+        "always": "Alltid aktiv",
     },
     "en": {
         "accept": "Accept all",
@@ -28,6 +29,7 @@ LABELS = {
         "statistics": "Statistics",
         "third-party": "Third-party services",
         "necessary": "Necessary",
+        "always": "Always active",
     },
 }
 LANGS = ["sv", "en"]

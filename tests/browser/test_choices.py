@@ -48,20 +48,24 @@ def _video_loaded(page: Any) -> bool:
 def test_c10_nothing_pre_ticked_and_necessary_locked_on(
     context: Any, service: Service, lang: str
 ) -> None:
-    """C10: optional switches start off; necessary is on and cannot be turned off."""
+    """C10: optional switches start off; necessary is on and cannot be turned off: it
+    reads "Alltid aktiv" / "Always active" and is no switch at all (issue 18)."""
     page = context.new_page()
     _settings(page, service.url, lang)
-    assert dialog(page).get_by_role("switch").count() == 3
+    assert dialog(page).get_by_role("switch").count() == 2
     for category in ("statistics", "third-party"):
         switch = _switch(page, lang, category)
         assert switch.get_attribute("aria-checked") == "false"
         assert switch.is_enabled()
-    necessary = _switch(page, lang, "necessary")
-    assert necessary.get_attribute("aria-checked") == "true"
-    assert necessary.is_disabled()
+    heading = dialog(page).get_by_role("heading", name=LABELS[lang]["necessary"], exact=True)
+    row = heading.locator("xpath=..")
+    assert row.get_by_text(LABELS[lang]["always"], exact=True).is_visible()
+    assert row.get_by_role("switch").count() == 0 and row.get_by_role("button").count() == 0
     # Each category lists its services and their cookies (in a closed <details>).
     codes = dialog(page).locator("code").all_text_contents()
-    assert sorted(codes) == sorted(["consent", "_pk_id", "_pk_ses", "VISITOR_INFO1_LIVE", "fr"])
+    assert sorted(codes) == sorted(
+        ["consent", "kakor_lang", "_pk_id", "_pk_ses", "VISITOR_INFO1_LIVE", "fr"]
+    )
     assert "Matomo" in dialog(page).locator("strong").all_text_contents()
 
 
@@ -114,6 +118,9 @@ def test_c12_embed_is_click_to_load(context: Any, service: Service, lang: str) -
     assert placeholder.get_attribute("lang") is None  # the lang is set inside its shadow root
     assert placeholder.locator("[lang]").get_attribute("lang") == lang
     page.wait_for_timeout(200)
+    assert videos == []
+    # The first layer is modal: a choice there first, then the placeholder's button.
+    decide(page, lang, "reject")
     assert videos == []
     with page.expect_response(lambda r: CONSENT_PATH in r.url) as answer:
         allow.click()
@@ -174,7 +181,8 @@ def test_c14_withdrawal_deletes_cookies_and_stops_loading(
         "statistics": False,
         "third-party": False,
     }
-    assert cookie_names(context) == {"consent"}
+    # Only necessary cookies stay: the consent and, in English, the language choice.
+    assert cookie_names(context) == {"consent"} | ({"kakor_lang"} if lang == "en" else set())
     assert consent_calls(page)[-1] == ["consent", "update", dict.fromkeys(SIGNALS, "denied")]
     assert page.locator("kakor-embed").count() == 1
     assert page.locator("iframe[data-consent]").get_attribute("src") == "about:blank"
@@ -193,7 +201,7 @@ def test_c14_withdrawal_deletes_cookies_and_stops_loading(
     )
     page.wait_for_timeout(300)
     assert gated == []
-    assert cookie_names(context) == {"consent"}
+    assert cookie_names(context) == {"consent"} | ({"kakor_lang"} if lang == "en" else set())
     assert dialog(page).count() == 0
 
 

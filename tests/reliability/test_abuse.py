@@ -114,7 +114,9 @@ def test_lying_content_length_is_refused(client: TestClient, database_url: str) 
 
 
 def test_cors_only_for_the_sites_own_origins(two_sites: TestClient, database_url: str) -> None:
-    """A listed origin gets credentialed CORS; any other is 403 without CORS headers or row."""
+    """A listed origin gets credentialed CORS; any other is 403 and no row. The refusal is
+    readable by the refused origin (issue 18: the widget must say why), and holds nothing
+    but the error; "null" is no origin to echo."""
     ok = two_sites.post(
         "/v1/sites/other/consent", json={"action": "gpc"}, headers={"Origin": OTHER_ORIGIN}
     )
@@ -131,7 +133,10 @@ def test_cors_only_for_the_sites_own_origins(two_sites: TestClient, database_url
                 headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
             )
             assert answer.status_code == 403, (method, origin)
-            assert "access-control-allow-origin" not in answer.headers
+            assert answer.json()["error"]["code"] == "origin_not_allowed"
+            assert set(answer.json()) == {"error"} and "set-cookie" not in answer.headers
+            readable = answer.headers.get("access-control-allow-origin")
+            assert readable == (None if origin == "null" else origin), (method, origin)
     preflight = two_sites.options(
         "/v1/sites/demo/consent",
         headers={"Origin": DEMO_ORIGIN, "Access-Control-Request-Method": "POST"},

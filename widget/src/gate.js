@@ -78,6 +78,10 @@ export function createGate(hooks) {
   /** Bring every gated element in line with the current choices. */
   function apply() {
     document.querySelectorAll(FRAMES).forEach(frame);
+    // `src` instead of `data-src` loads at once, before any choice: say so, loudly.
+    for (const f of document.querySelectorAll("iframe[data-consent]:not([data-src])")) {
+      console.warn("kakor: iframe with data-consent but no data-src loads ungated", f.src);
+    }
     for (const [f, ph] of placeholders) if (!f.isConnected) ph.remove(), placeholders.delete(f);
     runScripts();
   }

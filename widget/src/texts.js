@@ -10,6 +10,9 @@ const BUILTIN = {
     receipt: "Ladda ner kvitto",
     receipt_file: "kvitto",
     receipt_failed: "Kvittot kunde inte hämtas.",
+    always: "Alltid aktiv",
+    third_parties: "Tredje parter",
+    reopen: "Cookie-inställningar",
   },
   en: {
     allow: "Allow",
@@ -17,6 +20,9 @@ const BUILTIN = {
     receipt: "Download receipt",
     receipt_file: "receipt",
     receipt_failed: "The receipt could not be fetched.",
+    always: "Always active",
+    third_parties: "Third parties",
+    reopen: "Cookie settings",
   },
 };
 

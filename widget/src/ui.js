@@ -12,6 +12,7 @@ import { texts } from "./texts.js";
  *          consent: function(): import("./state.js").Consent,
  *          lang: function(): string, setLang: function(string): void,
  *          decide: function(Object<string, boolean>, string): void,
+ *          load: function(boolean=): Promise<void>,
  *          receipt: function(): Promise<?object>,
  *          allow: function(string[]): void}} app
  * @returns {{open: function(string=): void, close: function(): void,
@@ -27,35 +28,41 @@ export function createUI(app) {
   let dialog = null;
   let layer = "first";
   let back = null;
+  const fab = config.reopen_button && h("button", { class: "f", onclick: () => show() });
 
   /** Each category's switch, description and services. */
   function category(c, lang, t, choices) {
     const id = "k-" + c.id;
+    const title = c.texts[lang].title;
     return h(
       "section",
       null,
       h(
         "div",
         { class: "ch" },
-        h("h3", { id }, c.texts[lang].title),
-        h("button", {
-          role: "switch",
-          "aria-checked": String(choices[c.id]),
-          "aria-labelledby": id,
-          "data-category": c.id,
-          disabled: c.required,
-          onclick: (e) => {
-            const b = e.currentTarget;
-            b.setAttribute("aria-checked", String(b.getAttribute("aria-checked") != "true"));
-          },
-        }),
+        h("h3", { id }, title),
+        // A category that is always on is no choice, so it is not shown as one.
+        c.required
+          ? h("span", null, t.always)
+          : h("button", {
+              role: "switch",
+              "aria-checked": String(choices[c.id]),
+              "aria-labelledby": id,
+              "aria-describedby": id + "d",
+              "data-category": c.id,
+              onclick: (e) => {
+                const b = e.currentTarget;
+                b.setAttribute("aria-checked", String(b.getAttribute("aria-checked") != "true"));
+              },
+            }),
       ),
-      h("p", null, c.texts[lang].description),
+      h("p", { id: id + "d" }, c.texts[lang].description),
       c.services.length > 0 &&
         h(
           "details",
           null,
-          h("summary", null, t.services),
+          // One name per disclosure: three "Tjänster och kakor" would not tell them apart.
+          h("summary", { "aria-label": t.services + ": " + title }, t.services),
           h(
             "ul",
             null,
@@ -121,16 +128,17 @@ export function createUI(app) {
               ),
             consent.id && btn(t.receipt, () => receipt(t)),
           ]
-        : [h("p", null, t.purposes), h("p", null, h("a", { href: config.endpoints.declaration + "?lang=" + lang }, t.declaration_link))],
+        : [
+            h("p", null, t.purposes),
+            config.third_parties.length > 0 && h("p", null, t.third_parties + ": " + config.third_parties.join(", ") + "."),
+            h("p", null, h("a", { href: config.endpoints.declaration + "?lang=" + lang }, t.declaration_link)),
+          ],
       h(
         "button",
         {
           class: "l",
           lang: other,
-          onclick: () => {
-            app.setLang(other);
-            root.querySelector(".l").focus();
-          },
+          onclick: () => app.setLang(other).then(() => root.querySelector(".l").focus()),
         },
         t.language_switch,
       ),
@@ -143,7 +151,8 @@ export function createUI(app) {
       ),
     );
     if (dialog) dialog.replaceWith(next);
-    else root.append(next);
+    // The backdrop keeps a pointer off the page as Tab is kept in the dialog: it is modal.
+    else root.append(h("div", { class: "b" }), next);
     dialog = next;
   }
 
@@ -170,7 +179,7 @@ export function createUI(app) {
       if (layer == "settings") show("first");
       else if (app.consent().decided) close();
     } else if (e.key == "Tab") {
-      const f = dialog.querySelectorAll("a[href],summary,button:not([disabled])");
+      const f = dialog.querySelectorAll("a[href],summary,button");
       const a = root.activeElement;
       const [first, last] = [f[0], f[f.length - 1]];
       if (e.shiftKey ? a == first || a == dialog : a == last) {
@@ -185,13 +194,24 @@ export function createUI(app) {
    * @param {string=} which
    */
   function show(which) {
-    layer = which == "settings" ? "settings" : "first";
-    if (!host.isConnected) document.body.append(host);
+    const settings = which == "settings";
+    app.load(settings).then(() => {
+      layer = settings ? "settings" : "first";
+      shown();
+    });
+  }
+
+  /** Render the chosen layer and move focus into it (the reopen button stays, under the backdrop). */
+  function shown() {
+    attach();
     const opening = !dialog;
-    if (opening) back = document.activeElement;
     render();
-    const target = (layer == "settings" && dialog.querySelector("[role=switch]:not([disabled])")) || dialog;
-    const focus = () => root.activeElement || target.focus({ preventScroll: true });
+    const target = (layer == "settings" && dialog.querySelector("[role=switch]")) || dialog;
+    // Where focus is when the dialog takes it (not when it opened: a page may focus
+    // its own field meanwhile) is where it goes back on close; the reopen button too.
+    const focus = () =>
+      dialog?.contains(root.activeElement) ||
+      ((back = opening ? root.activeElement || document.activeElement : back), target.focus({ preventScroll: true }));
     // Moving between layers keeps focus in the dialog at once. Opening it
     // focuses once the frame that shows it is drawn: focusing now would force
     // a synchronous layout of the whole page inside our script.
@@ -199,9 +219,15 @@ export function createUI(app) {
     else focus();
   }
 
-  /** Close the dialog and give focus back to where it was. */
+  function attach() {
+    if (!host.isConnected) document.body.append(host);
+  }
+
+  /** Close the dialog and give focus back to where it was; show the reopen button. */
   function close() {
+    if (fab) attach(), (fab.textContent = texts(config, (fab.lang = app.lang())).reopen), root.append(fab);
     if (!dialog) return;
+    dialog.previousSibling.remove();
     dialog.remove();
     dialog = null;
     if (back?.isConnected && back != document.body) back.focus();
@@ -220,6 +246,7 @@ export function createUI(app) {
     const cats = f.dataset.consent.trim().split(/\s+/);
     const chosen = config.categories.filter((c) => cats.includes(c.id)).map((c) => c.texts[lang]);
     const names = chosen.map((c) => c.title).join(", ");
+    const what = f.title ? names + ": " + f.title : names;
     const el = h("kakor-embed", { class: f.getAttribute("class") });
     const w = f.getAttribute("width");
     const ht = f.getAttribute("height");
@@ -228,7 +255,7 @@ export function createUI(app) {
       h(
         "div",
         { class: "p", lang },
-        h("strong", null, names),
+        h("strong", null, what),
         chosen.map((c) => h("p", null, c.description)),
         h("button", { onclick: () => app.allow(cats) }, t.allow + ": " + names),
       ),
@@ -242,7 +269,7 @@ export function createUI(app) {
     placeholder,
     /** @param {string} text announced politely by screen readers */
     announce(text) {
-      if (!host.isConnected) document.body.append(host);
+      attach();
       status.textContent = text;
     },
     /** Render again in the current language, keeping the layer. */

@@ -85,4 +85,9 @@ test("consentMode: all four denied by default, then one update from the choices"
   globalThis.window = {};
   consentMode({ ...config, google_consent_mode: {} }, null);
   assert.equal(window.dataLayer, undefined, "a site that maps no signal gets no dataLayer");
+  // After the inline snippet's default (C17), no second default; updates still come.
+  globalThis.window = { dataLayer: [["consent", "default", {}]] };
+  consentMode(config, null);
+  consentMode(config, { necessary: true, statistics: true, "third-party": true });
+  assert.deepEqual(window.dataLayer.map((a) => a[1]), ["default", "update"]);
 });

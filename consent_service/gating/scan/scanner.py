@@ -16,6 +16,7 @@ from consent_service.gating.scan.browser import open_browser
 from consent_service.gating.scan.declared import Declared, load_declared, remote_declared
 from consent_service.gating.scan.errors import ScanError
 from consent_service.gating.scan.leaks import analyse
+from consent_service.gating.scan.misconfig import widget_problems
 from consent_service.gating.scan.observation import origin_of
 from consent_service.gating.scan.phases import run_phase
 from consent_service.gating.scan.report import Report
@@ -69,6 +70,8 @@ async def run_scan(
         page_origin = recorder.page_origin
         if page_origin != start_origin:
             notes.append(f"{url} redirected to {page_origin}; both count as the page's origin")
+        if recorder.widget is not None:
+            notes += await widget_problems(browser, url, declared.accept_labels, timeout)
         if recorder.widget is None and declared.site is not None:
             notes.append(f"the page does not load a kakor widget for site {declared.site!r}")
     observations = [before, reject[0], accept[0]]
