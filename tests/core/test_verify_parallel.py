@@ -125,7 +125,9 @@ TAMPERING = {
     # seq 31 is the first row of the run (30, 40]: the break is only seen across runs
     "deleted at the start of a run": ("DELETE FROM consent_events WHERE seq = 31",),
     "hash rewritten at a run's end": (
-        "UPDATE consent_events SET hash = 'f' || substr(hash, 2) WHERE seq = 40",
+        # Another first hex digit, whatever it was ('f' || … left one hash in 16 unchanged).
+        "UPDATE consent_events SET hash = CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' "
+        "ELSE 'f' END || substr(hash, 2) WHERE seq = 40",
     ),
     "moved in the tree": ("UPDATE consent_events SET leaf_index = leaf_index + 1 WHERE seq = 44",),
     "page edited": ("UPDATE consent_events SET page = 'https://evil.example/' WHERE seq = 63",),
