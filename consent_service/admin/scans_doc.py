@@ -38,7 +38,12 @@ OPENAPI: dict[str, Any] = {
             "security": _BEARER,
             "parameters": [
                 SITE_PARAM,
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "description": "how many, newest first; clamped to 1-200 (default 20)",
+                    "schema": {"type": "integer"},
+                },
             ],
             "responses": {
                 "200": json_response(
