@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, StorageState
 
 #: What lets a visitor withdraw consent: the site's ``data-consent-open`` links, which the
-#: widget opens. (The widget draws no floating reopen button of its own today; a selector
-#: for one belongs here when it does.)
-WITHDRAWAL_SELECTORS = ("[data-consent-open]",)
+#: widget opens, and the widget's own floating reopen button (``reopen_button = true``:
+#: ``button.f`` in the ``<kakor-consent>`` shadow root, which Playwright's CSS pierces; the
+#: class is set in ``widget/src/ui.js``).
+WITHDRAWAL_SELECTORS = ("[data-consent-open]", "kakor-consent button.f")
 #: At most this many candidates are checked for visibility per selector.
 _CANDIDATES = 20
 # A link, a button or anything else the Tab key reaches; a <span data-consent-open> is not.
