@@ -279,6 +279,8 @@ def test_c17_consent_mode_default_denied_then_one_update_per_decision(
     dialog(page).get_by_role("switch", name="Statistik").click()
     with page.expect_response(lambda r: CONSENT_PATH in r.url):
         button(page, "sv", "save").click()
+    # What a decision newly allows is applied once the response is read, a task later.
+    page.wait_for_function("(window.dataLayer || []).filter(a => a[0] === 'consent').length >= 2")
     partial = {**denied, "analytics_storage": "granted"}
     assert consent_calls(page) == [
         ["consent", "default", denied],

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import Service
 from .helpers import (
@@ -170,11 +171,12 @@ def test_language_switch_rerenders_in_place_and_sets_lang(context: Any, service:
     switch = dialog(page).get_by_role("button", name=LABELS["sv"]["switch"])
     assert switch.get_attribute("lang") == "en"
     switch.click()
-    assert dialog(page).get_attribute("lang") == "en"
+    # setLang is asynchronous (it stores the language cookie first): wait for the re-render.
+    expect(dialog(page)).to_have_attribute("lang", "en")
     assert button(page, "en", "accept").is_visible()
-    assert (
-        page.evaluate("document.activeElement.shadowRoot.activeElement.textContent") == "På svenska"
+    page.wait_for_function(
+        "document.activeElement?.shadowRoot?.activeElement?.textContent === 'På svenska'"
     )
     dialog(page).get_by_role("button", name="På svenska").click()
-    assert dialog(page).get_attribute("lang") == "sv"
+    expect(dialog(page)).to_have_attribute("lang", "sv")
     assert page.get_by_role("dialog").count() == 1
