@@ -30,6 +30,27 @@ UNITS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 SESSION = {"sv": "Sessionen", "en": "Session"}
+#: Where a service processes data (``Service.data_location``), in words.
+DATA_LOCATION = {
+    "sv": {
+        "eu": "Uppgifterna behandlas inom EU/EES.",
+        "third-country": "Uppgifterna kan föras över till ett land utanför EU/EES (tredjeland).",
+    },
+    "en": {
+        "eu": "The data is processed within the EU/EEA.",
+        "third-country": "The data may be transferred to a country outside the EU/EEA "
+        "(a third country).",
+    },
+}
+
+
+def data_location_text(location: str | None, language: str) -> str | None:
+    """``"eu"`` / ``"third-country"`` in words, or None when the site file does not say."""
+    if location is None:
+        return None
+    return DATA_LOCATION["sv" if language == "sv" else "en"][location]
+
+
 _LIFETIME = re.compile(r"^(\d+)(min|h|d|mo|y)$")
 
 
@@ -72,6 +93,8 @@ def _service_data(service: Service, language: str) -> dict[str, Any]:
         "name": service.name,
         "provider": service.provider,
         "origins": list(service_origins(service)),
+        "data_location": service.data_location,
+        "data_location_text": data_location_text(service.data_location, language),
         "cookies": [
             {
                 "name": k.name,

@@ -12,7 +12,7 @@ import base64
 import hashlib
 from html import escape
 
-from consent_service.gating.declaration_data import lifetime_text
+from consent_service.gating.declaration_data import data_location_text, lifetime_text
 from consent_service.gating.gate import service_origins
 from consent_service.sites import Category, Cookie, Service, Site
 
@@ -102,6 +102,9 @@ def _render_service(service: Service, language: str, labels: dict[str, str]) -> 
     origins = service_origins(service)
     if origins:
         out.append(f"<p>{escape(labels['origins'])}: {escape(', '.join(origins))}</p>")
+    location = data_location_text(service.data_location, language)
+    if location:
+        out.append(f"<p>{escape(location)}</p>")
     if not service.cookies:
         out.append(f"<p>{escape(labels['no_cookies'])}</p>")
         return "\n".join(out)

@@ -56,6 +56,13 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
                                     "name": {"type": "string"},
                                     "provider": {"type": "string"},
                                     "origins": {"type": "array", "items": {"type": "string"}},
+                                    "data_location": {
+                                        "type": ["string", "null"],
+                                        "enum": ["eu", "third-country", None],
+                                        "description": "Where the service processes data; "
+                                        "null when the site file does not say",
+                                    },
+                                    "data_location_text": {"type": ["string", "null"]},
                                     "cookies": {
                                         "type": "array",
                                         "items": {

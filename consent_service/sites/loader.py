@@ -14,9 +14,7 @@ from typing import Any
 
 from consent_service.sites.model import (
     Category,
-    Cookie,
     ScanSchedule,
-    Service,
     Site,
     SiteRegistry,
 )
@@ -27,7 +25,6 @@ from consent_service.sites.rules import (
     COOKIE_NAME,
     LANGUAGE,
     LEGITIMATE_INTEREST,
-    LIFETIME,
     ORIGIN,
     POLICY_VERSION,
     SITE_ID,
@@ -35,6 +32,7 @@ from consent_service.sites.rules import (
     TEXT_KEYS,
     ConfigError,
 )
+from consent_service.sites.services import read_service
 from consent_service.sites.values import (
     read_int,
     read_list,
@@ -42,7 +40,6 @@ from consent_service.sites.values import (
     read_str_list,
     read_table,
     read_texts,
-    read_texts_one,
 )
 
 
@@ -205,7 +202,7 @@ def _categories(raw: Any, where: str, languages: tuple[str, ...]) -> tuple[Categ
             raise ConfigError(f"{here}.legal_basis: a required category is not based on consent")
         services = []
         for j, svc in enumerate(read_list(table, "services", here)):
-            service = _service(svc, f"{here}.services[{j}]", languages)
+            service = read_service(svc, f"{here}.services[{j}]", languages)
             if service.id in seen_services:
                 raise ConfigError(
                     f"{here}.services[{j}].id: service {service.id!r} is listed twice"
@@ -229,55 +226,3 @@ def _categories(raw: Any, where: str, languages: tuple[str, ...]) -> tuple[Categ
     if len([c for c in categories if not c.required]) > 30:
         raise ConfigError(f"{where}: at most 30 optional categories")
     return tuple(categories)
-
-
-def _service(raw: Any, where: str, languages: tuple[str, ...]) -> Service:
-    table = read_table(raw, where)
-    unknown = set(table) - {"id", "name", "provider", "script", "origins", "cookies"}
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
-    sid = read_str(table, "id", where)
-    if not CATEGORY_ID.fullmatch(sid):
-        raise ConfigError(f"{where}.id: lowercase letters, digits and '-', starting with a letter")
-    origins = tuple(read_str_list(table, "origins", where, default=[]))
-    for origin in origins:
-        if not ORIGIN.fullmatch(origin):
-            raise ConfigError(f"{where}.origins: {origin!r} is not an origin")
-    cookies = tuple(
-        _cookie(c, f"{where}.cookies[{k}]", languages)
-        for k, c in enumerate(read_list(table, "cookies", where))
-    )
-    return Service(
-        id=sid,
-        name=read_str(table, "name", where),
-        provider=read_str(table, "provider", where),
-        script=read_str(table, "script", where, default=""),
-        origins=origins,
-        cookies=cookies,
-    )
-
-
-def _cookie(raw: Any, where: str, languages: tuple[str, ...]) -> Cookie:
-    table = read_table(raw, where)
-    unknown = set(table) - {"name", "provider", "purpose", "lifetime"}
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
-    name = read_str(table, "name", where)
-    if not COOKIE_NAME.fullmatch(name):
-        raise ConfigError(f"{where}.name: not a valid cookie name")
-    if "lifetime" not in table:
-        raise ConfigError(f"{where}.lifetime: missing; every cookie declares its lifetime (C2)")
-    lifetime = read_str(table, "lifetime", where)
-    if not LIFETIME.fullmatch(lifetime):
-        raise ConfigError(
-            f"{where}.lifetime: {lifetime!r} is not 'session' or a number with min, h, d, mo or y"
-        )
-    if "purpose" not in table:
-        raise ConfigError(f"{where}.purpose: missing; every cookie declares its purpose (C2)")
-    purpose = table["purpose"]
-    if isinstance(purpose, str):
-        purpose = dict.fromkeys(languages, purpose)
-    purpose = read_texts_one(purpose, f"{where}.purpose", languages)
-    return Cookie(
-        name=name, provider=read_str(table, "provider", where), purpose=purpose, lifetime=lifetime
-    )

@@ -26,6 +26,26 @@ class Cookie:
 
 
 @dataclass(frozen=True)
+class VendorCall:
+    """One of a vendor's own consent calls, as data: ``push`` onto a queue array
+    (``_paq.push(args)``, the array made if missing) or ``call`` a global function
+    (``fbq(...args)``), skipped while it is not defined unless ``queue`` names the
+    property of the vendor's own stub (Clarity's ``clarity.q``), which is then made."""
+
+    kind: str
+    target: str
+    args: tuple[str | int | float | bool, ...]
+    queue: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The call as the widget's vendor script reads it."""
+        out: dict[str, Any] = {self.kind: self.target, "args": list(self.args)}
+        if self.queue:
+            out["queue"] = self.queue
+        return out
+
+
+@dataclass(frozen=True)
 class Service:
     """A tracker, embed or tool that belongs to one category."""
 
@@ -35,6 +55,13 @@ class Service:
     script: str
     origins: tuple[str, ...]
     cookies: tuple[Cookie, ...]
+    #: The bundled template it was made from (``service = "matomo"``), if any.
+    template: str | None = None
+    #: ``"eu"`` or ``"third-country"``: where the service processes the data.
+    data_location: str | None = None
+    #: The vendor's own calls when the service's category is allowed, and when it is not.
+    grant: tuple[VendorCall, ...] = ()
+    deny: tuple[VendorCall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,6 +188,21 @@ class Site:
         ]
         return tuple(dict.fromkeys(names))
 
+    @functools.cached_property
+    def vendor_calls(self) -> list[dict[str, Any]]:
+        """Per service with consent calls: its category and the calls, for the widget."""
+        return [
+            {
+                "service": s.id,
+                "category": c.id,
+                "grant": [call.to_json() for call in s.grant],
+                "deny": [call.to_json() for call in s.deny],
+            }
+            for c in self.categories
+            for s in c.services
+            if s.grant or s.deny
+        ]
+
     def public_config(self, base_url: str) -> dict[str, Any]:
         """The site's public configuration, as ``GET …/config`` answers and the widget inlines."""
         base = f"{base_url.rstrip('/')}/v1/sites/{self.id}"
@@ -197,12 +239,14 @@ class Site:
                                 }
                                 for k in s.cookies
                             ],
+                            **({"data_location": s.data_location} if s.data_location else {}),
                         }
                         for s in c.services
                     ],
                 }
                 for c in self.categories
             ],
+            **({"vendor_calls": self.vendor_calls} if self.vendor_calls else {}),
             "endpoints": {
                 "config": f"{base}/config",
                 "consent": f"{base}/consent",

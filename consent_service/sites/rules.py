@@ -11,6 +11,12 @@ POLICY_VERSION = re.compile(r"^[A-Za-z0-9._-]{1,24}$")
 COOKIE_NAME = re.compile(r"^[A-Za-z0-9_.*\-]{1,64}$")
 COOKIE_DOMAIN = re.compile(r"\.?[A-Za-z0-9.\-]+")
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$")
+#: A service's source for the CSP: http(s) or ws(s), optionally ``*.`` for every subdomain.
+SERVICE_ORIGIN = re.compile(r"^(https?|wss?)://(\*\.)?[A-Za-z0-9.\-]+(:\d{1,5})?$")
+#: Where a service processes its data, as the declaration says it.
+DATA_LOCATIONS = ("eu", "third-country")
+#: A global a vendor call names: a plain JavaScript identifier.
+JS_GLOBAL = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}$")
 LIFETIME = re.compile(r"^(session|\d{1,4}(min|h|d|mo|y))$")
 
 #: Banner texts every language must give.

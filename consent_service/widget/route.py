@@ -41,6 +41,7 @@ from consent_service.web.etags import not_modified
 from consent_service.web.guards import public_base
 from consent_service.web.openapi import SITE_PARAM, error_response
 from consent_service.web.state import get_state
+from consent_service.widget.vendors import vendor_script
 
 WIDGET_FILE = Path(__file__).parent / "static" / "widget.js"
 PLACEHOLDER = "__KAKOR_CONFIG__"
@@ -104,7 +105,8 @@ def widget_config(config: dict[str, Any]) -> dict[str, Any]:
     """What of the public ``config`` widget.js carries: the first layer's needs.
 
     That is the default language's texts (less :data:`_SETTINGS_TEXTS`) and, of each service, only its cookies' names
-    (which a withdrawal deletes); keys whose value is false or null are left out. Every
+    (which a withdrawal deletes); keys whose value is false or null are left out, and so
+    are the vendor calls, which their own script carries (:mod:`.vendors`). Every
     other language and the settings' services, providers, purposes and lifetimes (about
     650 B of brotli for the demo site) the widget fetches from ``GET …/config`` when a
     visitor first needs them: most visitors read one language and never open the
@@ -121,7 +123,9 @@ def widget_config(config: dict[str, Any]) -> dict[str, Any]:
         }
         for c in config["categories"]
     ]
-    kept = {k: v for k, v in config.items() if v is not None and v is not False}
+    kept = {
+        k: v for k, v in config.items() if v is not None and v is not False and k != "vendor_calls"
+    }
     texts = {k: v for k, v in config["texts"][lang].items() if k not in _SETTINGS_TEXTS}
     return {**kept, "texts": {lang: texts}, "categories": categories}
 
@@ -130,7 +134,8 @@ def render(source: str, config: dict[str, Any]) -> bytes:
     """The widget with ``config`` (:func:`widget_config` of it) inlined in place of the
     placeholder, as UTF-8."""
     head, _, tail = source.partition(PLACEHOLDER)
-    return (head + config_json(widget_config(config)) + tail).encode("utf-8")
+    vendors = vendor_script(config.get("vendor_calls", []))
+    return (head + config_json(widget_config(config)) + tail + vendors).encode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -179,3 +179,31 @@ def test_a_redirect_origin_is_first_party() -> None:
         ("before", "request", "requests to http://www.example.se")
     ]
     assert analyse(demo(), PAGE, None, seen, first_party=["http://www.example.se"]) == []
+
+
+def test_c14_a_wildcard_origin_covers_subdomains_as_a_csp_source_does() -> None:
+    """A template's ``https://*.hotjar.com`` declares script.hotjar.com, not hotjar.com
+    itself, not another scheme and not a look-alike domain."""
+    d = Declared(
+        "x",
+        {},
+        {"https://*.hotjar.com": "statistics", "https://*.cdn.example.se": "necessary"},
+        frozenset({"necessary"}),
+        (),
+        (),
+    )
+    assert d.origin_category("https://script.hotjar.com") == "statistics"
+    assert d.origin_category("https://a.b.hotjar.com") == "statistics"
+    assert d.origin_category("https://hotjar.com") is None
+    assert d.origin_category("http://script.hotjar.com") is None
+    assert d.origin_category("https://evilhotjar.com") is None
+    assert d.necessary_origin("https://img.cdn.example.se")
+    findings = analyse(
+        d,
+        PAGE,
+        SERVICE,
+        [observe("before", origins=("https://script.hotjar.com", "https://img.cdn.example.se"))],
+    )
+    assert [(f.subject, f.detail.split("(")[1].split(")")[0]) for f in findings] == [
+        ("requests to https://script.hotjar.com", "declared for statistics")
+    ]

@@ -85,9 +85,22 @@ class Declared:
         """Whether ``name`` is declared in a required category."""
         return self.cookie_category(name) in self.required
 
+    def origin_category(self, origin: str) -> str | None:
+        """The category of the service that declares ``origin``; a declared
+        ``https://*.example.com`` covers every subdomain of example.com, as in a CSP."""
+        if origin in self.origins:
+            return self.origins[origin]
+        scheme, sep, host = origin.partition("://")
+        for pattern, category in self.origins.items():
+            p_scheme, _, p_host = pattern.partition("://")
+            wildcard = p_host.startswith("*.")
+            if sep and wildcard and p_scheme == scheme and host.endswith(p_host[1:]):
+                return category
+        return None
+
     def necessary_origin(self, origin: str) -> bool:
         """Whether a required category's service loads from ``origin``."""
-        return self.origins.get(origin) in self.required
+        return self.origin_category(origin) in self.required
 
 
 def load_declared(config_path: Path, site_id: str | None) -> Declared:

@@ -74,7 +74,7 @@ def analyse(
                 continue
             by_origin.setdefault(r.origin, []).append(r)
         for origin, requests in by_origin.items():
-            category = declared.origins.get(origin)
+            category = declared.origin_category(origin)
             why = f"declared for {category}" if category else "not declared by any service"
             findings.append(
                 Finding(
