@@ -11,7 +11,9 @@ scanner's fixtures; what differs per page:
 - ``/undeclared.html``: after accept, an undeclared Hotjar cookie;
 - ``/private/secret.html``: disallowed by robots.txt (must never be requested);
 - ``/clean-broken.html``: clean, links to a 404;
-- ``/sitemap.xml``: a sitemap index naming ``/sitemap-pages.xml``.
+- ``/sitemap.xml``: a sitemap index naming ``/sitemap-pages.xml``;
+- ``/orphan.html``: no link leads to it; robots.txt's ``Sitemap:`` lines name the
+  sitemap that lists it, one on another origin and one that is missing.
 """
 
 from __future__ import annotations
@@ -122,7 +124,19 @@ def pages(port: int) -> dict[str, tuple[str, str]]:
         "/tracker.js": ("text/javascript", TRACKER_JS),
         "/late-tracker.js": ("text/javascript", LATE_JS),
         "/pixel.gif": ("image/gif", "GIF89a"),
-        "/robots.txt": ("text/plain", "User-agent: *\nDisallow: /private/\n"),
+        "/robots.txt": (
+            "text/plain",
+            "User-agent: *\nDisallow: /private/\n"
+            f"Sitemap: http://localhost:{port}/sitemap-orphans.xml\n"
+            f"Sitemap: {offsite.removesuffix('/offsite.html')}/sitemap-offsite.xml\n"
+            f"Sitemap: http://localhost:{port}/sitemap-gone.xml\n",
+        ),
+        "/orphan.html": (html, page("Föräldralös", ["/"])),
+        "/sitemap-orphans.xml": (
+            "application/xml",
+            '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<url><loc>http://localhost:{port}/orphan.html</loc></url></urlset>",
+        ),
         "/sitemap.xml": (
             "application/xml",
             '<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'

@@ -81,7 +81,28 @@ def test_a_crawl_reports_every_page_and_the_declaration_c1_c2_c13(
     assert report["exit_code"] == 1 and report["clean"] is False
     assert report["started_at"] == "2026-12-31T23:59:59+00:00"
     pages = by_url(report, site.base)
-    assert set(pages) == {"/", "/about.html", "/no-control.html", "/late.html", "/undeclared.html"}
+    assert set(pages) == {
+        "/",
+        "/about.html",
+        "/no-control.html",
+        "/late.html",
+        "/undeclared.html",
+        "/orphan.html",
+    }
+    # robots.txt's Sitemap: lines reach the page no link leads to; the sitemap on another
+    # origin is never fetched, the missing one is said.
+    assert pages["/orphan.html"]["depth"] == 0 and pages["/orphan.html"]["found_on"] is None
+    assert pages["/orphan.html"]["clean"]
+    notes = report["notes"]
+    assert f"robots.txt names the sitemap {site.base}/sitemap-orphans.xml: 1 page" in notes
+    tracker_sitemap = f"http://127.0.0.1:{site.port}/sitemap-offsite.xml"
+    assert f"robots.txt names the sitemap {tracker_sitemap} on another origin; not read" in notes
+    assert any(
+        n.startswith(f"robots.txt names the sitemap {site.base}/sitemap-gone.xml; not read: ")
+        and "HTTP 404" in n
+        for n in notes
+    )
+    assert "/sitemap-offsite.xml" not in site.paths("127.0.0.1")
     assert pages["/undeclared.html"]["depth"] == 2
     assert pages["/undeclared.html"]["found_on"] == f"{site.base}/about.html"
     assert pages["/"]["clean"] and pages["/about.html"]["clean"]

@@ -4,8 +4,9 @@
 anything that schedules scans: it takes a start URL, :class:`Bounds` and (optionally)
 the site's declaration, and returns a :class:`CrawlReport` that serialises to JSON.
 
-It reads ``robots.txt`` once (rules for ``kakor-scan``, else ``*``), then visits pages
-breadth first on the start's origin only; each page runs its three phases at once
+It reads ``robots.txt`` once (rules for ``kakor-scan``, else ``*``; from a start page,
+the pages of the same-origin sitemaps its ``Sitemap:`` lines name join the start), then
+visits pages breadth first on the start's origin only; each page runs its three phases at once
 (:mod:`~consent_service.gating.scan.page_visit`). Without a declaration the first page's
 kakor widget names the site and its public config is read, as in a one-URL scan.
 Links into the consent service's own API (``…/v1/``) are not the site's pages and are
@@ -30,9 +31,12 @@ from consent_service.gating.scan.frontier import Bounds, Frontier, robots_from
 from consent_service.gating.scan.observation import origin_of, unique_cookies
 from consent_service.gating.scan.page_report import PageReport, judge_page
 from consent_service.gating.scan.page_visit import PageVisit, visit
+from consent_service.gating.scan.report import counted
 from consent_service.gating.scan.sitemap import looks_like_sitemap, parse_sitemap
 
 if TYPE_CHECKING:
+    from urllib.robotparser import RobotFileParser
+
     from playwright.async_api import APIRequestContext, Browser, StorageState
 
 #: Sitemaps read at most from one sitemap index (and its indexes, two levels deep).
@@ -80,6 +84,31 @@ async def _sitemap_pages(
                 queue.append((child, level + 1))
     if queue:
         notes.append(f"more than {MAX_SITEMAPS} sitemaps; the rest were not read")
+    return pages
+
+
+async def _robots_sitemaps(
+    request: APIRequestContext,
+    robots: RobotFileParser | None,
+    origin: str,
+    bounds: Bounds,
+    notes: list[str],
+) -> list[str]:
+    """The pages of the sitemaps robots.txt names (``Sitemap:``), on the site's origin:
+    a crawl from a page then also reaches the pages no link leads to. One that cannot be
+    read is a note, not the end of the crawl."""
+    pages: list[str] = []
+    for listed in (robots.site_maps() or []) if robots else []:
+        if origin_of(listed) != origin:
+            notes.append(f"robots.txt names the sitemap {listed} on another origin; not read")
+            continue
+        try:
+            found = await _sitemap_pages(request, listed, origin, bounds.timeout, notes)
+        except ScanError as exc:
+            notes.append(f"robots.txt names the sitemap {listed}; not read: {exc}")
+            continue
+        notes.append(f"robots.txt names the sitemap {listed}: {counted(len(found), 'page')}")
+        pages += found
     return pages
 
 
@@ -133,7 +162,7 @@ async def crawl(
                 if not seeds:
                     notes.append(f"the sitemap {start} lists no pages")
             else:
-                seeds = [start]
+                seeds = [start, *await _robots_sitemaps(api.request, robots, origin, bounds, notes)]
             for url in seeds:
                 frontier.add(url, 0)
         finally:
