@@ -5,7 +5,7 @@
 :mod:`.admin` (``token``, ``export``, ``purge``, ``access-log``), :mod:`.stats`
 (``stats rebuild``), :mod:`.postgres`
 (``partitions``, ``import-log``), :mod:`.scan` (``scan``), :mod:`.scanlog`
-(``scan-record``) and :mod:`.receipt`
+(``scan-record``), :mod:`.templates` (``templates``) and :mod:`.receipt`
 (``receipt verify``) each add their commands
 to the one parser built here; :func:`main` runs the chosen one.
 """
@@ -27,6 +27,7 @@ from consent_service.cli import (
     scanlog,
     serve,
     stats,
+    templates,
     transparency,
 )
 from consent_service.settings import SettingsError
@@ -43,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="consent-service", description="kakor: cookie consent with proof."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (serve, log, transparency, receipt, scan, scanlog, admin, stats, postgres):
+    groups = (serve, log, transparency, receipt, scan, scanlog, templates, admin, stats, postgres)
+    for group in groups:
         group.add_commands(sub)
     return parser
 

@@ -56,6 +56,13 @@ def template(name: str) -> dict[str, Any]:
     return table
 
 
+def template_source(name: str) -> str:
+    """The template file ``name`` as shipped (TOML with its comments)."""
+    template(name)
+    path = resources.files("consent_service.sites") / "templates" / f"{name}.toml"
+    return path.read_text(encoding="utf-8")
+
+
 def template_docs(name: str) -> str | None:
     """The vendor documentation link a template names, if any."""
     template(name)

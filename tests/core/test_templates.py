@@ -206,3 +206,20 @@ def test_the_widget_of_a_site_with_vendor_calls_carries_them_and_no_other_does()
     demo = parse_sites(demo_doc()).get("demo").public_config("https://kakor.example.se")
     assert "vendor_calls" not in demo
     assert "vendorCalls" not in render(built_widget(), demo).decode()
+
+
+def test_the_templates_command_lists_them_and_shows_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from consent_service.cli.main import main
+
+    assert main(["templates"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(template_names())
+    matomo = next(line for line in lines if line.startswith("matomo"))
+    assert "· eu ·" in matomo and "_pk_id.*" in matomo and matomo.endswith("consent calls")
+    assert main(["templates", "hotjar"]) == 0
+    shown = tomllib.loads(capsys.readouterr().out)
+    assert shown["origins"] == template("hotjar")["origins"]
+    assert "wss://*.hotjar.com" in shown["origins"]
+    assert main(["templates", "hotjarr"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no service template 'hotjarr'; known: clarity,")
