@@ -210,3 +210,45 @@ def test_the_schedule_scans_a_site_when_its_newest_report_is_due(
     assert [r.summary["url"] for r in made] == [plan.start]
     assert made[0].created_at == clock.datetime()
     assert len([r for r in stored_rows(database_url, "demo") if r.action == SCAN]) == 2
+
+
+def test_two_processes_sharing_a_store_scan_a_due_site_once(
+    admin_client: TestClient, clock: FakeClock, database_url: str
+) -> None:
+    """Two schedules on one store (replicas, or ``serve --workers 2``): while one scans
+    under its lease, the other skips the site; once recorded, it is no longer due."""
+    state = admin_client.app.state.kakor  # type: ignore[attr-defined]
+    plan = ScanSchedule(start="https://www.example.se/", every_days=30)
+    site = state.sites.get("demo")
+    state.sites._sites["demo"] = type(site)(**{**site.__dict__, "scan": plan})
+    ran: list[str] = []
+    meanwhile: list[list[ScanRecord]] = []
+
+    async def first(site: Any, plan: ScanSchedule, config: Path) -> dict[str, Any] | None:
+        ran.append("first")
+        # The other process looks while this one is still crawling.
+        meanwhile.append(await other.run_due())
+        return {**REPORT, "url": plan.start}
+
+    async def second(site: Any, plan: ScanSchedule, config: Path) -> dict[str, Any] | None:
+        ran.append("second")
+        return {**REPORT, "url": plan.start}
+
+    # A second store object: its own connections, as another process would have.
+    other_store = signed(open_store(database_url))
+    admin_client.portal.call(other_store.open)  # type: ignore[union-attr]
+    try:
+        other_state = copy.copy(state)
+        other_state.store = other_store
+        other = ScanScheduler(other_state, run=second)
+        made = admin_client.portal.call(ScanScheduler(state, run=first).run_due)  # type: ignore[union-attr]
+        assert [r.site_id for r in made] == ["demo"]
+        assert meanwhile == [[]] and ran == ["first"]  # the lease was held: skipped
+        assert admin_client.portal.call(other.run_due) == []  # type: ignore[union-attr]
+        assert ran == ["first"]  # recorded by the first: not due any more
+        clock.advance(30 * 86400)
+        assert len(admin_client.portal.call(other.run_due)) == 1  # type: ignore[union-attr]
+        assert ran == ["first", "second"]  # the lease was given back
+    finally:
+        admin_client.portal.call(other_store.close)  # type: ignore[union-attr]
+    assert len([r for r in stored_rows(database_url, "demo") if r.action == SCAN]) == 2

@@ -9,8 +9,10 @@ visitors, and a crash of either ends only that scan. Its JSON report is then rec
 appended to the site's audit log. A scan that fails (exit 2: no Chromium, page
 unreachable) is logged and tried again at the next check, never recorded as a result.
 
-Replicas share the store, and each checks "due" against it. Two replicas that
-check in the same minute can both scan: the log then holds two reports.
+Replicas (and the workers of ``serve --workers N``) share the store and each checks
+"due" against it; a due site is scanned under a lease on ``scan:<site>``
+(:func:`~consent_service.store.leases.lease`), and "due" is asked again once it is
+held, so one process scans it and the others skip it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 from consent_service.gating.scan.record import record_scan
 from consent_service.sites import Site
 from consent_service.sites.model import ScanSchedule
+from consent_service.store.leases import lease
 from consent_service.store.scans import ScanRecord
 from consent_service.web.state import AppState
 
@@ -91,12 +94,17 @@ class ScanScheduler:
         for site, plan in self.planned():
             if not await self.due(site, plan):
                 continue
-            report = await self.run(site, plan, self.state.settings.config_path)
-            if report is None:
-                continue
-            record = await record_scan(
-                self.state.store, self.state.log_signer, site.id, report, self.state.now()
-            )
+            async with lease(self.state.store, f"scan:{site.id}") as held:
+                # Asked again under the lease: another process may have just recorded one.
+                if not held or not await self.due(site, plan):
+                    _log.info("scan of %s: another process has it", site.id)
+                    continue
+                report = await self.run(site, plan, self.state.settings.config_path)
+                if report is None:
+                    continue
+                record = await record_scan(
+                    self.state.store, self.state.log_signer, site.id, report, self.state.now()
+                )
             _log.info("scan of %s recorded: report %s, seq %s", site.id, record.id, record.seq)
             made.append(record)
         return made
