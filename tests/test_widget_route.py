@@ -111,10 +111,22 @@ def test_unknown_site_is_404_in_the_error_shape(client: TestClient) -> None:
     assert answer.json()["error"]["code"] == "unknown_site"
 
 
+#: What the widget appends to the inlined config's ``api`` base, one per endpoint.
+ENDPOINTS = ("config", "consent", "declaration", "receipt")
+
+
 def _endpoints(client: TestClient, host: str) -> Any:
+    """The URLs the served widget calls: its ``api`` base and each endpoint's name."""
     body = client.get(URL, headers={"Accept-Encoding": "identity", "Host": host})
     assert body.status_code == 200, body.text
-    return _config_in(body.content)["endpoints"]
+    config: Any = _config_in(body.content)
+    assert "endpoints" not in config
+    return {name: config["api"] + name for name in ENDPOINTS}
+
+
+def test_the_inlined_api_base_gives_the_public_config_s_endpoints(client: TestClient) -> None:
+    full = client.get("/v1/sites/demo/config").json()["endpoints"]
+    assert _endpoints(client, "localhost") == full
 
 
 def test_endpoints_are_under_the_public_url_whatever_the_host(
@@ -154,7 +166,7 @@ def test_host_spellings_share_one_widget_and_a_mount_point_is_kept(
     with TestClient(app, base_url="http://localhost", root_path="/kakor") as mounted:
         answer = mounted.get("/kakor" + URL, headers={"Accept-Encoding": "identity"})
         config: Any = _config_in(answer.content)
-    assert config["endpoints"]["consent"] == "http://localhost/kakor/v1/sites/demo/consent"
+    assert config["api"] + "consent" == "http://localhost/kakor/v1/sites/demo/consent"
 
 
 def test_demo_endpoints_follow_any_plausible_host(make_client: Callable[..., TestClient]) -> None:

@@ -23,7 +23,7 @@ _PERIOD_ROW = {
         "actions": {
             "type": "object",
             "description": "Decisions per action: accept-all, reject-all, save (a custom "
-            "choice) and gpc",
+            "choice), placeholder (allowed from an embed's placeholder) and gpc",
             "properties": {a: {"type": "integer"} for a in DECISION_ACTIONS},
         },
         "allowed": _SHARES,

@@ -5,7 +5,8 @@ over any period); this module turns counts into shares, per day and per ``group`
 (ISO week starting Monday, or calendar month). Definitions (C23):
 
 - a **decision** is a row that answers the banner: ``accept-all``, ``reject-all``,
-  ``save`` (a custom choice) or ``gpc`` (withdrawals are counted apart, purge
+  ``save`` (a custom choice), ``placeholder`` (allowed from an embed's placeholder) or
+  ``gpc`` (withdrawals are counted apart, purge
   checkpoints not at all); ``actions`` counts each;
 - ``allowed[category]`` is the share of decisions whose choices allow that category;
 - a **refusal** is a decision that allowed no optional category; ``refused_share``

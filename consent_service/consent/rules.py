@@ -19,7 +19,7 @@ from consent_service.sites import Site
 from consent_service.web.errors import InvalidField
 
 #: What a visitor's POST may say it is.
-POST_ACTIONS = ("accept-all", "reject-all", "save", "gpc")
+POST_ACTIONS = ("accept-all", "reject-all", "save", "placeholder", "gpc")
 _BODY_KEYS = {"choices", "action", "language", "policy_version", "page", "widget_version", "token"}
 _WITHDRAW_KEYS = {"language", "page", "widget_version", "token"}
 MAX_PAGE = 2048
@@ -46,7 +46,8 @@ def parse_decision(site: Site, body: Any, *, gpc_header: bool) -> Decision:
     """Validate a ``POST …/consent`` body against ``site``; raise :class:`InvalidField`.
 
     ``accept-all`` and ``reject-all`` decide every optional category; ``save`` takes
-    ``choices`` as given (an unticked or absent category is refused, C11); ``gpc``
+    ``choices`` as given (an unticked or absent category is refused, C11), and so does
+    ``placeholder`` (the same, from an embed's "always allow" button); ``gpc``
     refuses everything. With ``Sec-GPC: 1`` and no action, the decision is a GPC
     refusal (C16); an explicit opt-in is still honoured and marked ``gpc``.
     """
@@ -61,7 +62,7 @@ def parse_decision(site: Site, body: Any, *, gpc_header: bool) -> Decision:
         raise InvalidField("action", f"must be one of {', '.join(POST_ACTIONS)}")
     raw_choices = body.get("choices", {})
     given = _choices(site, raw_choices)  # optional categories only
-    if action == "save":
+    if action in ("save", "placeholder"):
         mask = encode_mask(site, given)
     else:  # accept-all allows every optional category; the others refuse them all
         allowed = action == "accept-all"

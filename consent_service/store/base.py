@@ -26,7 +26,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 #: Actions that answer the banner: what the stats count as decisions.
-DECISION_ACTIONS = ("accept-all", "reject-all", "save", "gpc")
+DECISION_ACTIONS = ("accept-all", "reject-all", "save", "placeholder", "gpc")
 
 
 class StoreError(RuntimeError):

@@ -57,7 +57,7 @@ class DayCounts:
     """Counts of one UTC day's decisions for one site, as :meth:`Store.daily_stats` returns.
 
     ``decisions`` counts rows whose action answers the banner (``accept-all``,
-    ``reject-all``, ``save``, ``gpc``); ``allowed`` counts, per category, the decisions
+    ``reject-all``, ``save``, ``placeholder``, ``gpc``); ``allowed`` counts, per category, the decisions
     that allowed it; ``refusals`` the decisions that allowed no optional category;
     ``gpc`` the decisions recorded with the GPC signal; ``withdrawals`` the ``withdraw`` rows.
     """

@@ -127,7 +127,11 @@ def widget_config(config: dict[str, Any]) -> dict[str, Any]:
         k: v for k, v in config.items() if v is not None and v is not False and k != "vendor_calls"
     }
     texts = {k: v for k, v in config["texts"][lang].items() if k not in _SETTINGS_TEXTS}
-    return {**kept, "texts": {lang: texts}, "categories": categories}
+    # The endpoints share one base: the widget appends "config", "consent", … (41 B of
+    # brotli for the demo site, which the size budget spends on the placeholder).
+    del kept["endpoints"]
+    api = config["endpoints"]["config"].removesuffix("config")
+    return {**kept, "api": api, "texts": {lang: texts}, "categories": categories}
 
 
 def render(source: str, config: dict[str, Any]) -> bytes:

@@ -116,8 +116,9 @@ def test_c23_admin_page_signs_in_charts_looks_up_and_exports(
             page.click("#signin-form button[type=submit]")
             expect(page.locator("#app")).to_be_visible()
             expect(page.locator("#chart svg")).to_have_attribute("data-days", "4")
-            # a stacked bar per day: four actions (accept-all, reject-all, save, GPC) × four days
-            expect(page.locator("#chart svg rect.bar")).to_have_count(16)
+            # a stacked bar per day: five actions (accept-all, reject-all, save, placeholder,
+            # GPC) × four days
+            expect(page.locator("#chart svg rect.bar")).to_have_count(20)
             expect(page.locator("#rates-table tbody tr")).to_have_count(4)
 
             page.click("#lang")

@@ -44,9 +44,27 @@ def test_c23_series_group_the_days_and_count_each_action(
     seed()
     body = admin_client.get(f"{STATS}?group={group}", headers=bearer(token)).json()
     day1, day2 = body["days"]
-    assert day1["actions"] == {"accept-all": 1, "reject-all": 1, "save": 1, "gpc": 1}
-    assert day2["actions"] == {"accept-all": 1, "reject-all": 1, "save": 0, "gpc": 0}
-    assert body["totals"]["actions"] == {"accept-all": 2, "reject-all": 2, "save": 1, "gpc": 1}
+    assert day1["actions"] == {
+        "accept-all": 1,
+        "reject-all": 1,
+        "save": 1,
+        "placeholder": 0,
+        "gpc": 1,
+    }
+    assert day2["actions"] == {
+        "accept-all": 1,
+        "reject-all": 1,
+        "save": 0,
+        "placeholder": 0,
+        "gpc": 0,
+    }
+    assert body["totals"]["actions"] == {
+        "accept-all": 2,
+        "reject-all": 2,
+        "save": 1,
+        "placeholder": 0,
+        "gpc": 1,
+    }
     assert body["group"] == group
     starts = sorted({_start(d["date"], group) for d in body["days"]})
     assert [p["date"] for p in body["series"]] == starts
@@ -109,8 +127,8 @@ def test_c23_the_chart_csv_has_one_line_per_period_and_is_logged(
     assert "attachment" in answer.headers["content-disposition"]
     lines = list(csv.reader(io.StringIO(answer.text)))
     header, rows = lines[0], lines[1:]
-    assert header[:8] == [
-        "period_start", "decisions", "accept-all", "reject-all", "save", "gpc",
+    assert header[:9] == [
+        "period_start", "decisions", "accept-all", "reject-all", "save", "placeholder", "gpc",
         "withdrawals", "refusals",
     ]  # fmt: skip
     json_body = admin_client.get(f"{STATS}?group=month", headers=bearer(officer)).json()
@@ -130,7 +148,13 @@ def test_the_chart_csv_never_starts_a_cell_with_a_formula() -> None:
             {
                 "date": "2026-12-01",
                 "decisions": 1,
-                "actions": {"accept-all": 1, "reject-all": 0, "save": 0, "gpc": 0},
+                "actions": {
+                    "accept-all": 1,
+                    "reject-all": 0,
+                    "save": 0,
+                    "placeholder": 0,
+                    "gpc": 0,
+                },
                 "withdrawals": 0,
                 "counts": {"allowed": {"necessary": 1}, "refusals": 0, "gpc": 0},
             }
@@ -174,10 +198,16 @@ def test_c23_a_period_that_starts_and_ends_inside_days_counts_exactly_those_rows
     after_last = (parse_time_z(last) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     body = admin_client.get(f"{STATS}?since={first}&until={after_last}", headers=bearer(token))
     assert body.json()["totals"]["actions"] == {
-        "accept-all": 2, "reject-all": 2, "save": 1, "gpc": 1,
+        "accept-all": 2, "reject-all": 2, "save": 1, "placeholder": 0, "gpc": 1,
     }  # fmt: skip
     body = admin_client.get(f"{STATS}?since={last}", headers=bearer(token)).json()
-    assert body["totals"]["actions"] == {"accept-all": 1, "reject-all": 1, "save": 1, "gpc": 0}
+    assert body["totals"]["actions"] == {
+        "accept-all": 1,
+        "reject-all": 1,
+        "save": 1,
+        "placeholder": 0,
+        "gpc": 0,
+    }
     assert [d["decisions"] for d in body["days"]] == [2, 1]
 
 
@@ -206,3 +236,24 @@ def test_stats_rebuild_restores_lost_rollups(
     assert '"rollup_rows": ' in capsys.readouterr().out
     after = admin_client.get(f"{STATS}?group=week", headers=bearer(token)).json()
     assert after == before
+
+
+@pytest.mark.parametrize("clock", EDGES[:1], indirect=True)
+def test_c23_an_embed_s_always_allow_is_its_own_action(
+    admin_client: TestClient,
+    make_token: Callable[..., str],
+    seed: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """A placeholder's "Tillåt alltid" is recorded as ``placeholder``, not as "Spara val",
+    and counts as a decision that allowed its category."""
+    token = make_token("demo", role="viewer")
+    seed()
+    made = consent(
+        admin_client, action="placeholder", choices={"statistics": False, "third-party": True}
+    )
+    assert made["choices"] == {"necessary": True, "statistics": False, "third-party": True}
+    body = admin_client.get(STATS, headers=bearer(token)).json()
+    assert body["totals"]["actions"]["placeholder"] == 1
+    assert body["totals"]["actions"]["save"] == 1
+    assert body["totals"]["decisions"] == 7
+    assert body["totals"]["counts"]["allowed"]["third-party"] == 3

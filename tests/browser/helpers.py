@@ -18,6 +18,8 @@ LABELS = {
         "third-party": "Tredjepartstjänster",
         "necessary": "Nödvändiga",
         "always": "Alltid aktiv",
+        "allow_once": "Tillåt den här gången",
+        "allow_always": "Tillåt alltid",
     },
     "en": {
         "accept": "Accept all",
@@ -30,6 +32,8 @@ LABELS = {
         "third-party": "Third-party services",
         "necessary": "Necessary",
         "always": "Always active",
+        "allow_once": "Allow this time",
+        "allow_always": "Always allow",
     },
 }
 LANGS = ["sv", "en"]

@@ -107,14 +107,15 @@ def test_c11_each_combination_runs_exactly_its_scripts(
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_c12_embed_is_click_to_load(context: Any, service: Service, lang: str) -> None:
-    """C12: no request for the embed until its placeholder's button allows its category."""
+    """C12: no request for the embed until its placeholder's "Tillåt alltid" allows its
+    category, recorded with its own action."""
     videos: list[str] = []
     context.on("request", lambda r: videos.append(r.url) if VIDEO in r.url else None)
     page = context.new_page()
     open_banner(page, service.url, lang)
     placeholder = page.locator("kakor-embed")
-    allow = placeholder.get_by_role("button")
-    assert LABELS[lang]["third-party"] in allow.inner_text()
+    allow = placeholder.get_by_role("button", name=LABELS[lang]["allow_always"])
+    assert allow.inner_text() == f"{LABELS[lang]['allow_always']}: {LABELS[lang]['third-party']}"
     assert placeholder.get_attribute("lang") is None  # the lang is set inside its shadow root
     assert placeholder.locator("[lang]").get_attribute("lang") == lang
     page.wait_for_timeout(200)
@@ -124,15 +125,46 @@ def test_c12_embed_is_click_to_load(context: Any, service: Service, lang: str) -
     assert videos == []
     with page.expect_response(lambda r: CONSENT_PATH in r.url) as answer:
         allow.click()
-    assert answer.value.json()["choices"] == {
+    body = answer.value.json()
+    assert body["choices"] == {
         "necessary": True,
         "statistics": False,
         "third-party": True,
     }
+    assert answer.value.request.post_data_json["action"] == "placeholder"
     page.wait_for_function("() => document.querySelector('iframe[data-consent]').offsetHeight > 0")
     assert len(videos) == 1
     assert page.locator("kakor-embed").count() == 0
     assert stats_events(page) is None
+    rows = service.events_for(body["consent_id"], 2)
+    assert [r["action"] for r in rows] == ["reject-all", "placeholder"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_c12_allow_this_time_loads_this_embed_on_this_page_and_stores_nothing(
+    context: Any, service: Service, lang: str
+) -> None:
+    """C12: "Tillåt den här gången" loads the one embed now, sends and stores nothing, and
+    the next page view asks again."""
+    videos: list[str] = []
+    writes: list[str] = []
+    context.on("request", lambda r: videos.append(r.url) if VIDEO in r.url else None)
+    context.on("request", lambda r: writes.append(r.method) if CONSENT_PATH in r.url else None)
+    page = context.new_page()
+    open_banner(page, service.url, lang)
+    decide(page, lang, "reject")
+    page.wait_for_function("() => document.cookie.includes('consent=')")
+    cookie = [c for c in context.cookies() if c["name"] == "consent"]
+    assert writes == ["POST"] and videos == []
+    page.locator("kakor-embed").get_by_role("button", name=LABELS[lang]["allow_once"]).click()
+    page.wait_for_function("() => document.querySelector('iframe[data-consent]').offsetHeight > 0")
+    assert len(videos) == 1 and page.locator("kakor-embed").count() == 0
+    assert writes == ["POST"]  # nothing sent
+    assert [c for c in context.cookies() if c["name"] == "consent"] == cookie
+    assert page.evaluate("kakor.get().choices['third-party']") is False
+    page.reload()
+    page.locator("kakor-embed").wait_for()
+    assert len(videos) == 1 and not _video_loaded(page)
 
 
 @pytest.mark.parametrize("lang", LANGS)

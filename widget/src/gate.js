@@ -59,7 +59,8 @@ export function createGate(hooks) {
 
   /** @param {HTMLIFrameElement} f */
   function frame(f) {
-    const ok = allows(hooks.choices(), f.dataset.consent);
+    // `kakorOnce`: the visitor let this one frame load, on this page only (never stored).
+    const ok = f.kakorOnce || allows(hooks.choices(), f.dataset.consent);
     const ph = placeholders.get(f);
     if (ok) {
       if (ph) ph.remove(), placeholders.delete(f);

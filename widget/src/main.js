@@ -52,7 +52,7 @@ function boot(config) {
   const load = (l, settings) =>
     full || (config.texts[l] && !settings)
       ? Promise.resolve()
-      : fetch(config.endpoints.config)
+      : fetch(config.api + "config")
           .then((r) => r.json())
           .then((c) => void (full = Object.assign(config, c)));
 
@@ -114,8 +114,8 @@ function boot(config) {
     const none = !optional(config).some((c) => choices[c.id]);
     const body = { language: lang, page: location.href, widget_version: __KAKOR_VERSION__, token };
     (wasAllowing && none
-      ? send("DELETE", config.endpoints.consent, body, token)
-      : send("POST", config.endpoints.consent, { ...body, choices, action, policy_version: config.policy_version })
+      ? send("DELETE", config.api + "consent", body, token)
+      : send("POST", config.api + "consent", { ...body, choices, action, policy_version: config.policy_version })
     ).then((r) => {
       if (!r) return;
       stored(r);
@@ -138,12 +138,13 @@ function boot(config) {
     },
     decide,
     load: (settings) => load(lang, settings),
-    receipt: () => send("GET", config.endpoints.receipt, null, cookieValue()),
+    receipt: () => send("GET", config.api + "receipt", null, cookieValue()),
     allow(ids) {
       const choices = { ...consent.choices };
       for (const id of ids) choices[id] = true;
-      decide(choices, "save");
+      decide(choices, "placeholder");
     },
+    once: (f) => ((f.kakorOnce = true), gate.apply()),
   });
   const gate = createGate({ choices: () => consent.choices, placeholder: ui.placeholder });
 

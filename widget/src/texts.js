@@ -5,7 +5,8 @@
  */
 const BUILTIN = {
   sv: {
-    allow: "Tillåt",
+    allow: "Tillåt alltid",
+    once: "Tillåt den här gången",
     services: "Tjänster och kakor",
     receipt: "Ladda ner kvitto",
     receipt_file: "kvitto",
@@ -15,7 +16,8 @@ const BUILTIN = {
     reopen: "Cookie-inställningar",
   },
   en: {
-    allow: "Allow",
+    allow: "Always allow",
+    once: "Allow this time",
     services: "Services and cookies",
     receipt: "Download receipt",
     receipt_file: "receipt",

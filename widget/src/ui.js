@@ -14,7 +14,8 @@ import { texts } from "./texts.js";
  *          decide: function(Object<string, boolean>, string): void,
  *          load: function(boolean=): Promise<void>,
  *          receipt: function(): Promise<?object>,
- *          allow: function(string[]): void}} app
+ *          allow: function(string[]): void,
+ *          once: function(HTMLIFrameElement): void}} app
  * @returns {{open: function(string=): void, close: function(): void,
  *            placeholder: function(HTMLIFrameElement): Element,
  *            announce: function(string): void, rerender: function(): void}}
@@ -131,7 +132,7 @@ export function createUI(app) {
         : [
             h("p", null, t.purposes),
             config.third_parties.length > 0 && h("p", null, t.third_parties + ": " + config.third_parties.join(", ") + "."),
-            h("p", null, h("a", { href: config.endpoints.declaration + "?lang=" + lang }, t.declaration_link)),
+            h("p", null, h("a", { href: config.api + "declaration?lang=" + lang }, t.declaration_link)),
           ],
       h(
         "button",
@@ -236,7 +237,8 @@ export function createUI(app) {
 
   /**
    * The element shown in place of a blocked iframe: its categories, what
-   * they are for, and a button that allows them.
+   * they are for, a button that loads this embed on this page only (nothing
+   * stored), and one that allows its categories from now on.
    * @param {HTMLIFrameElement} f
    * @returns {Element}
    */
@@ -257,6 +259,7 @@ export function createUI(app) {
         { class: "p", lang },
         h("strong", null, what),
         chosen.map((c) => h("p", null, c.description)),
+        h("button", { onclick: () => app.once(f) }, t.once),
         h("button", { onclick: () => app.allow(cats) }, t.allow + ": " + names),
       ),
     );

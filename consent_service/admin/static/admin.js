@@ -77,6 +77,7 @@
       "action_accept-all": "Godkänn alla",
       "action_reject-all": "Neka alla",
       action_save: "Spara val",
+      action_placeholder: "Tillåt alltid (inbäddning)",
       action_gpc: "GPC-signal",
       action_withdraw: "Återkallat",
       action_checkpoint: "Rensning (kontrollpunkt)",
@@ -139,6 +140,7 @@
       act_accept_all: "Godkänner allt",
       act_reject_all: "Nekar allt",
       act_save: "Eget val",
+      act_placeholder: "Från inbäddning",
       act_gpc: "GPC-signal",
       period_start: "Period från",
       stacked_caption: "{n} beslut under {p}, staplade per val.",
@@ -223,6 +225,7 @@
       "action_accept-all": "Accept all",
       "action_reject-all": "Reject all",
       action_save: "Save choices",
+      action_placeholder: "Always allow (embed)",
       action_gpc: "GPC signal",
       action_withdraw: "Withdrawn",
       action_checkpoint: "Purge (checkpoint)",
@@ -285,6 +288,7 @@
       act_accept_all: "Accept all",
       act_reject_all: "Reject all",
       act_save: "Custom choice",
+      act_placeholder: "From an embed",
       act_gpc: "GPC signal",
       period_start: "Period from",
       stacked_caption: "{n} decisions over {p}, stacked by choice.",
@@ -492,7 +496,7 @@
   }
 
   /** The chart's series: decisions per action, stacked, so equal counts never hide each other. */
-  const ACTIONS = ["accept-all", "reject-all", "save", "gpc"];
+  const ACTIONS = ["accept-all", "reject-all", "save", "placeholder", "gpc"];
 
   function renderStats(stats) {
     const points = stats.series || stats.days;
