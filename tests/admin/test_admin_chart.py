@@ -132,11 +132,12 @@ def test_c23_the_chart_stacks_equal_series_groups_by_month_and_downloads_its_csv
             page.select_option("#group", "month")
             expect(page.locator("#group option[value=month]")).to_have_text(words["month"])
             expect(page.locator("#chart svg")).to_have_attribute("data-days", "2")
-            expect(page.locator("#chart rect.bar")).to_have_count(8)
+            # Two periods × five actions (accept-all, reject-all, save, placeholder, gpc).
+            expect(page.locator("#chart rect.bar")).to_have_count(10)
             expect(page.locator("#rates-table tbody tr")).to_have_count(2)
             november = page.locator("#chart rect.bar[data-date='2026-11-01']")
-            assert [november.nth(i).get_attribute("data-value") for i in range(4)] == [
-                "3", "3", "0", "0",
+            assert [november.nth(i).get_attribute("data-value") for i in range(5)] == [
+                "3", "3", "0", "0", "0",
             ]  # fmt: skip
 
             with page.expect_download() as info:
@@ -147,7 +148,7 @@ def test_c23_the_chart_stacks_equal_series_groups_by_month_and_downloads_its_csv
         finally:
             browser.close()
     lines = saved.read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("period_start,decisions,accept-all,reject-all,save,gpc")
+    assert lines[0].startswith("period_start,decisions,accept-all,reject-all,save,placeholder,gpc")
     assert [line.split(",")[:3] for line in lines[1:]] == [
         ["2026-11-01", "6", "3"],
         ["2026-12-01", "2", "1"],
