@@ -146,7 +146,7 @@ def _scan(raw: Any, where: str) -> ScanSchedule | None:
     if raw is None:
         return None
     table = read_table(raw, where)
-    unknown = set(table) - {"start", "every_days", "max_pages"}
+    unknown = set(table) - {"start", "every_days", "max_pages", "max_minutes"}
     if unknown:
         raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
     start = read_str(table, "start", where)
@@ -156,6 +156,7 @@ def _scan(raw: Any, where: str) -> ScanSchedule | None:
         start=start,
         every_days=read_int(table, "every_days", where, default=30, minimum=1, maximum=366),
         max_pages=read_int(table, "max_pages", where, default=50, minimum=1, maximum=10_000),
+        max_minutes=read_int(table, "max_minutes", where, default=15, minimum=1, maximum=240),
     )
 
 

@@ -66,11 +66,13 @@ class Service:
 
 @dataclass(frozen=True)
 class ScanSchedule:
-    """``[sites.<id>.scan]``: ``serve`` scans the site from ``start`` every ``every_days``."""
+    """``[sites.<id>.scan]``: ``serve`` scans the site from ``start`` every ``every_days``,
+    at most ``max_pages`` pages in ``max_minutes`` (the crawl's ``--max-time``)."""
 
     start: str
     every_days: int
     max_pages: int = 50
+    max_minutes: int = 15
 
 
 @dataclass(frozen=True)

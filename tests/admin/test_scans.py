@@ -252,3 +252,43 @@ def test_two_processes_sharing_a_store_scan_a_due_site_once(
     finally:
         admin_client.portal.call(other_store.close)  # type: ignore[union-attr]
     assert len([r for r in stored_rows(database_url, "demo") if r.action == SCAN]) == 2
+
+
+def test_the_child_crawl_is_bounded_by_the_schedule_s_pages_and_minutes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``max_pages`` and ``max_minutes`` reach the crawl; the child is stopped only well
+    after the crawl's own time bound, so a crawl that hits it still gives its report."""
+    from consent_service.gating.scan import schedule
+
+    seen: list[tuple[str, ...]] = []
+    waited: list[float] = []
+
+    class Child:
+        returncode = 0
+
+        async def communicate(self) -> tuple[bytes, bytes]:
+            return json.dumps(REPORT).encode(), b""
+
+    async def fake_exec(*command: str, **_: Any) -> Child:
+        seen.append(command)
+        return Child()
+
+    real_wait_for = asyncio.wait_for
+
+    async def wait_for(aw: Any, timeout: float) -> Any:
+        waited.append(timeout)
+        return await real_wait_for(aw, timeout)
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", fake_exec)
+    monkeypatch.setattr(asyncio, "wait_for", wait_for)
+    plan = ScanSchedule(
+        start="https://www.example.se/", every_days=7, max_pages=500, max_minutes=40
+    )
+    site = type("S", (), {"id": "demo"})()
+    assert asyncio.run(schedule.scan_in_child(site, plan, Path("site.toml"))) == REPORT
+    (command,) = seen
+    args = list(command)
+    assert args[args.index("--max-pages") + 1] == "500"
+    assert args[args.index("--max-time") + 1] == "2400"
+    assert waited == [2400 + schedule.SCAN_GRACE]

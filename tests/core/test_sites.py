@@ -122,3 +122,31 @@ def test_a_pattern_matches_the_whole_value_not_up_to_a_newline(field: str, value
     stored, hashed and compared with that newline."""
     message = _broken(lambda s: s.__setitem__(field, value))
     assert message.startswith(f"sites.demo.{field}")
+
+
+def test_a_scan_schedule_is_read_with_its_bounds() -> None:
+    doc = copy.deepcopy(demo_doc())
+    doc["sites"]["demo"]["scan"] = {"start": "https://www.example.se/sitemap.xml"}
+    plan = parse_sites(doc).get("demo").scan
+    assert plan is not None
+    assert (plan.every_days, plan.max_pages, plan.max_minutes) == (30, 50, 15)
+    doc["sites"]["demo"]["scan"] |= {"every_days": 7, "max_pages": 500, "max_minutes": 60}
+    plan = parse_sites(doc).get("demo").scan
+    assert plan is not None and (plan.every_days, plan.max_pages, plan.max_minutes) == (7, 500, 60)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"max_minutes": 0}, "scan.max_minutes: must be between 1 and 240, got 0"),
+        ({"max_minutes": 241}, "scan.max_minutes: must be between 1 and 240, got 241"),
+        ({"max_minutes": "15"}, "scan.max_minutes: must be an integer"),
+        ({"max_time": 15}, "scan.max_time: unknown key"),
+        ({"start": "ftp://x"}, "scan.start: the page or sitemap URL to scan from"),
+    ],
+)
+def test_a_bad_scan_schedule_is_refused(extra: dict[str, Any], message: str) -> None:
+    def mutate(site: dict[str, Any]) -> None:
+        site["scan"] = {"start": "https://www.example.se/", **extra}
+
+    assert message in _broken(mutate)

@@ -1,6 +1,7 @@
 """Scheduled scans: ``serve`` scans each site that asks for it and keeps the report.
 
-A site with a ``[sites.<id>.scan]`` table (``start``, ``every_days``, ``max_pages``) is
+A site with a ``[sites.<id>.scan]`` table (``start``, ``every_days``, ``max_pages``,
+``max_minutes``) is
 scanned when its newest stored report is older than ``every_days`` (or there is none).
 The scan runs as ``consent-service scan`` in a child process, at a lower CPU priority,
 so Chromium never shares the event loop or the memory of the process answering
@@ -39,10 +40,16 @@ _log = logging.getLogger("kakor.scan")
 
 #: Seconds between two looks at what is due.
 CHECK_EVERY = 3600.0
-#: Seconds a whole scan may take before it is stopped.
-SCAN_TIMEOUT = 1800.0
+#: Seconds a crawl may take past its ``--max-time`` (the page under way when the time
+#: runs out, the report) before the child is stopped with nothing recorded.
+SCAN_GRACE = 300.0
 
 Runner = Callable[[Site, ScanSchedule, Path], Awaitable[dict[str, Any] | None]]
+
+
+def child_timeout(plan: ScanSchedule) -> float:
+    """How long the child may run: the crawl's own bound, then :data:`SCAN_GRACE`."""
+    return plan.max_minutes * 60 + SCAN_GRACE
 
 
 async def scan_in_child(site: Site, plan: ScanSchedule, config: Path) -> dict[str, Any] | None:
@@ -51,17 +58,18 @@ async def scan_in_child(site: Site, plan: ScanSchedule, config: Path) -> dict[st
     command = [*([nice, "-n", "10"] if nice else []), sys.executable, "-m", "consent_service"]
     command += ["scan", plan.start, "--site", site.id, "--config", str(config), "--format", "json"]
     command += ["--crawl", "--max-pages", str(plan.max_pages), "--quiet"]
+    command += ["--max-time", str(plan.max_minutes * 60)]
     proc = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), SCAN_TIMEOUT)
+        out, err = await asyncio.wait_for(proc.communicate(), child_timeout(plan))
     except (TimeoutError, asyncio.CancelledError) as exc:
         proc.kill()
         await proc.wait()
         if isinstance(exc, asyncio.CancelledError):
             raise
-        _log.warning("scan of %s stopped after %.0f s", site.id, SCAN_TIMEOUT)
+        _log.warning("scan of %s stopped after %.0f s", site.id, child_timeout(plan))
         return None
     if proc.returncode not in (0, 1, 3):  # clean, problems, some pages failed: all reports
         _log.warning("scan of %s failed: %s", site.id, err.decode(errors="replace")[-500:])
