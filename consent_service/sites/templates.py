@@ -13,6 +13,7 @@ cookie with a template cookie's name replaces it, others are added; ``calls`` me
 
 from __future__ import annotations
 
+import copy
 import functools
 import tomllib
 from importlib import resources
@@ -24,19 +25,24 @@ from consent_service.sites.rules import ConfigError
 _TEMPLATE_ONLY = frozenset({"docs"})
 
 
+_FOLDER = resources.files("consent_service.sites") / "templates"
+
+
 @functools.cache
 def template_names() -> tuple[str, ...]:
     """Every bundled template's name, sorted."""
-    folder = resources.files("consent_service.sites") / "templates"
     return tuple(
-        sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+        sorted(p.name.removesuffix(".toml") for p in _FOLDER.iterdir() if p.name.endswith(".toml"))
     )
+
+
+def _text(name: str) -> str:
+    return (_FOLDER / f"{name}.toml").read_text(encoding="utf-8")
 
 
 @functools.cache
 def _load(name: str) -> dict[str, Any]:
-    path = resources.files("consent_service.sites") / "templates" / f"{name}.toml"
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+    return tomllib.loads(_text(name))
 
 
 def template(name: str) -> dict[str, Any]:
@@ -47,20 +53,18 @@ def template(name: str) -> dict[str, Any]:
     if name not in template_names():
         raise ConfigError(f"no service template {name!r}; known: {', '.join(template_names())}")
     raw = _load(name)
-    table = {k: v for k, v in raw.items() if k not in _TEMPLATE_ONLY}
+    # A deep copy: the parsed file is cached, and a site's table is laid over this one.
+    table = copy.deepcopy({k: v for k, v in raw.items() if k not in _TEMPLATE_ONLY})
     table["cookies"] = [
-        {"provider": raw.get("provider", ""), **cookie} for cookie in raw.get("cookies", [])
+        {"provider": raw.get("provider", ""), **cookie} for cookie in table.get("cookies", [])
     ]
-    if "calls" in raw:
-        table["calls"] = dict(raw["calls"])
     return table
 
 
 def template_source(name: str) -> str:
     """The template file ``name`` as shipped (TOML with its comments)."""
     template(name)
-    path = resources.files("consent_service.sites") / "templates" / f"{name}.toml"
-    return path.read_text(encoding="utf-8")
+    return _text(name)
 
 
 def template_docs(name: str) -> str | None:

@@ -95,6 +95,9 @@ def config_json(config: dict[str, Any]) -> str:
     return json.dumps(config, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
 
 
+#: Public config keys the inlined config leaves out: the endpoints travel as one base
+#: (``api``), the vendor calls in their own script (:mod:`.vendors`).
+_NOT_INLINED = frozenset({"endpoints", "vendor_calls"})
 #: The site texts only the settings show, fetched with them.
 _SETTINGS_TEXTS = frozenset(
     {"save", "settings_title", "settings_description", "consent_id", "consent_date"}
@@ -124,12 +127,13 @@ def widget_config(config: dict[str, Any]) -> dict[str, Any]:
         for c in config["categories"]
     ]
     kept = {
-        k: v for k, v in config.items() if v is not None and v is not False and k != "vendor_calls"
+        k: v
+        for k, v in config.items()
+        if v is not None and v is not False and k not in _NOT_INLINED
     }
     texts = {k: v for k, v in config["texts"][lang].items() if k not in _SETTINGS_TEXTS}
     # The endpoints share one base: the widget appends "config", "consent", … (41 B of
     # brotli for the demo site, which the size budget spends on the placeholder).
-    del kept["endpoints"]
     api = config["endpoints"]["config"].removesuffix("config")
     return {**kept, "api": api, "texts": {lang: texts}, "categories": categories}
 

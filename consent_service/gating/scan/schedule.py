@@ -59,17 +59,18 @@ async def scan_in_child(site: Site, plan: ScanSchedule, config: Path) -> dict[st
     command += ["scan", plan.start, "--site", site.id, "--config", str(config), "--format", "json"]
     command += ["--crawl", "--max-pages", str(plan.max_pages), "--quiet"]
     command += ["--max-time", str(plan.max_minutes * 60)]
+    limit = child_timeout(plan)
     proc = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), child_timeout(plan))
+        out, err = await asyncio.wait_for(proc.communicate(), limit)
     except (TimeoutError, asyncio.CancelledError) as exc:
         proc.kill()
         await proc.wait()
         if isinstance(exc, asyncio.CancelledError):
             raise
-        _log.warning("scan of %s stopped after %.0f s", site.id, child_timeout(plan))
+        _log.warning("scan of %s stopped after %.0f s", site.id, limit)
         return None
     if proc.returncode not in (0, 1, 3):  # clean, problems, some pages failed: all reports
         _log.warning("scan of %s failed: %s", site.id, err.decode(errors="replace")[-500:])
