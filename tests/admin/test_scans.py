@@ -212,6 +212,7 @@ def test_the_schedule_scans_a_site_when_its_newest_report_is_due(
     assert len([r for r in stored_rows(database_url, "demo") if r.action == SCAN]) == 2
 
 
+@pytest.mark.parametrize("clock", EDGES, indirect=True)
 def test_two_processes_sharing_a_store_scan_a_due_site_once(
     admin_client: TestClient, clock: FakeClock, database_url: str
 ) -> None:

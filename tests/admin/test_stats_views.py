@@ -238,7 +238,7 @@ def test_stats_rebuild_restores_lost_rollups(
     assert after == before
 
 
-@pytest.mark.parametrize("clock", EDGES[:1], indirect=True)
+@pytest.mark.parametrize("clock", EDGES, indirect=True)
 def test_c23_an_embed_s_always_allow_is_its_own_action(
     admin_client: TestClient,
     make_token: Callable[..., str],
