@@ -116,6 +116,9 @@ class Settings:
     #: Processes a verify checks the rows in (``CONSENT_VERIFY_WORKERS``): None, one per
     #: CPU; 0, none besides the service's own (slower, and leaves the other CPUs alone).
     verify_workers: int | None = None
+    #: Processes an export writes its rows in (``CONSENT_EXPORT_WORKERS``), as
+    #: ``verify_workers``.
+    export_workers: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -274,6 +277,7 @@ _READERS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "CONSENT_KEEP_ALIVE_TIMEOUT": ("keep_alive_timeout", _integer(1)),
     "CONSENT_MAX_CONNECTIONS": ("max_connections", _integer(0)),
     "CONSENT_VERIFY_WORKERS": ("verify_workers", _integer(0)),
+    "CONSENT_EXPORT_WORKERS": ("export_workers", _integer(0)),
     "CONSENT_PUBLIC_URL": ("public_url", lambda name, raw: parse_public_url(raw)),
     "CONSENT_HTTP_PARSER": ("http_parser", _choice),
     "CONSENT_HEADER_TIMEOUT": ("header_timeout", _seconds),

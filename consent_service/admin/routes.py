@@ -8,7 +8,7 @@ export.stream.Exporter`` and is streamed, oldest first, in constant memory.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,14 @@ from consent_service.admin import accesslog
 from consent_service.admin.auth import OFFICER, VIEWER, FailureThrottle, Principal, authenticate
 from consent_service.admin.export.manifest import Manifest
 from consent_service.admin.export.rows import FORMATS, MEDIA_TYPES
+from consent_service.admin.export.runs import Part, export_parts
 from consent_service.admin.export.stream import Exporter
 from consent_service.admin.period import parse_moment
 from consent_service.admin.sites import site_summary
 from consent_service.admin.stats_routes import stats_routes
 from consent_service.audit.integrity import row_proof, texts_problem, verify_log
 from consent_service.audit.proofs import tree_proof
-from consent_service.audit.timefmt import format_time, parse_time
+from consent_service.audit.timefmt import format_time
 from consent_service.audit.verify import anchors_from
 from consent_service.consent.storable import RULE, is_storable
 from consent_service.web.errors import InvalidField, NotFound
@@ -160,13 +161,8 @@ async def _export_setup(request: Request, action: str) -> tuple[AppState, Export
     return st, Exporter(manifest, on_end=accesslog.export_ended(st.store, entry))
 
 
-def _pages(st: AppState, manifest: Manifest) -> AsyncIterator[Sequence[Sequence[Any]]]:
-    return st.store.export_pages(
-        site_id=manifest.site_id,
-        since=parse_time(manifest.since) if manifest.since else None,
-        until=parse_time(manifest.until) if manifest.until else None,
-        upto_seq=manifest.upto_seq,
-    )
+def _parts(st: AppState, manifest: Manifest) -> AsyncIterator[Part]:
+    return export_parts(st.store, manifest, workers=st.settings.export_workers)
 
 
 async def export(request: Request) -> Response:
@@ -185,7 +181,7 @@ async def export(request: Request) -> Response:
         "X-Content-Type-Options": "nosniff",
     }
     return StreamingResponse(
-        exporter.chunks(_pages(st, manifest)),
+        exporter.chunks(_parts(st, manifest)),
         media_type=MEDIA_TYPES[manifest.format],
         headers=headers,
     )
@@ -197,7 +193,7 @@ async def export_manifest(request: Request) -> Response:
     Computed by streaming the export again (constant memory) without sending it.
     """
     st, exporter = await _export_setup(request, "manifest")
-    async for _ in exporter.chunks(_pages(st, exporter.manifest)):
+    async for _ in exporter.chunks(_parts(st, exporter.manifest)):
         pass
     return JSONResponse(exporter.manifest.to_dict(), headers=_NO_STORE)
 

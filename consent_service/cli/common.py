@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from consent_service.admin.period import parse_moment
 from consent_service.audit.signing import LogSigner, key_path, load_signer
-from consent_service.settings import Settings
+from consent_service.settings import Settings, SettingsError
 from consent_service.store import Store, open_store
 from consent_service.web.errors import InvalidField
 
@@ -34,6 +34,25 @@ def config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", type=Path, help="site config TOML (default: $CONSENT_CONFIG or the demo site)"
     )
+
+
+def workers_arg(parser: argparse.ArgumentParser, what: str, setting: str) -> None:
+    """``--workers N``: how many processes do ``what`` (default: the ``setting``)."""
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help=f"{what} in N processes (default: {setting}, else one per CPU; 0: in this "
+        "process only)",
+    )
+
+
+def workers_of(args: argparse.Namespace, configured: int | None) -> int | None:
+    """``--workers`` if given, else ``configured``; a negative count is refused (exit 2)."""
+    workers = args.workers if args.workers is not None else configured
+    if workers is not None and workers < 0:
+        raise SettingsError("--workers must be 0 or more")
+    return workers
 
 
 def settings_of(args: argparse.Namespace) -> Settings:

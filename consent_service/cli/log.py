@@ -12,7 +12,13 @@ from typing import Any
 from consent_service.audit.integrity import verify_log
 from consent_service.audit.signing import load_signer
 from consent_service.audit.witness import WitnessError, read_heads
-from consent_service.cli.common import database_arg, settings_of, with_store
+from consent_service.cli.common import (
+    database_arg,
+    settings_of,
+    with_store,
+    workers_arg,
+    workers_of,
+)
 from consent_service.store import Store, open_store
 
 
@@ -36,13 +42,7 @@ def add_commands(sub: Any) -> None:
         help="a witness's heads file (consent-service witness): the log must still match "
         "every head in it",
     )
-    verify.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="check the rows in N processes (default: CONSENT_VERIFY_WORKERS, else one per "
-        "CPU; 0: in this process only)",
-    )
+    workers_arg(verify, "check the rows", "CONSENT_VERIFY_WORKERS")
     verify.set_defaults(func=cmd_verify)
 
 
@@ -77,10 +77,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"error: --heads: {exc}", file=sys.stderr)
             return 2
 
-    workers = args.workers if args.workers is not None else settings_of(args).verify_workers
-    if workers is not None and workers < 0:
-        print("error: --workers must be 0 or more", file=sys.stderr)
-        return 2
+    workers = workers_of(args, settings_of(args).verify_workers)
 
     async def check(store: Store) -> dict[str, Any]:
         return await verify_log(store, witnessed=witnessed, workers=workers)

@@ -24,6 +24,7 @@ from consent_service.admin.export import pages
 from consent_service.admin.export.manifest import Manifest
 from consent_service.admin.export.pages import PageWriter, csv_cell
 from consent_service.admin.export.rows import csv_header, csv_values, json_line
+from consent_service.admin.export.runs import Part, page_part
 from consent_service.admin.export.stream import Exporter
 from consent_service.audit.chain import GENESIS, chain
 from consent_service.audit.events import ROW_FIELDS, AuditRow, ConsentEvent
@@ -123,9 +124,10 @@ def test_csv_cell_is_what_the_csv_module_writes() -> None:
         assert out.getvalue() == f"x,{csv_cell(text)},y\r\n"
 
 
-async def _pages_of(page_list: list[list[tuple[Any, ...]]]) -> AsyncIterator[Sequence[Any]]:
+async def _parts_of(page_list: list[list[tuple[Any, ...]]], fmt: str) -> AsyncIterator[Part]:
+    writer = PageWriter(fmt)  # one writer for the whole file, as a worker has
     for page in page_list:
-        yield page
+        yield page_part(writer, page)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
@@ -142,7 +144,7 @@ def test_hostile_rows_across_page_boundaries_stream_the_reference_file(fmt: str)
 
     async def go() -> bytes:
         exporter = Exporter(Manifest("demo", fmt, None, None, 30), on_end=on_end)
-        return b"".join([chunk async for chunk in exporter.chunks(_pages_of(split))])
+        return b"".join([chunk async for chunk in exporter.chunks(_parts_of(split, fmt))])
 
     data = asyncio.run(go())
     header = csv_header() if fmt == "csv" else ""
@@ -163,7 +165,7 @@ def test_a_stream_closed_early_still_tells_what_was_served() -> None:
 
     async def go() -> bytes:
         exporter = Exporter(Manifest("demo", "jsonl", None, None, 20), on_end=on_end)
-        chunks = exporter.chunks(_pages_of([stored[:10], stored[10:]]))
+        chunks = exporter.chunks(_parts_of([stored[:10], stored[10:]], "jsonl"))
         first = await anext(chunks)
         await chunks.aclose()
         return first

@@ -21,6 +21,7 @@ import pytest
 
 from consent_service.admin.retention import purge
 from consent_service.audit import walk
+from consent_service.store import runpool
 from consent_service.audit.canonical import texts_digest
 from consent_service.audit.chain import chain, row_leaf
 from consent_service.audit.events import AuditRow, ConsentEvent
@@ -225,7 +226,7 @@ def test_the_workers_check_the_runs_and_only_an_unclear_run_is_fed_row_by_row(
         return feed_one(self, row)
 
     feed_one = ChainVerifier.feed
-    monkeypatch.setattr(walk, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(runpool, "ProcessPoolExecutor", Pool)
     monkeypatch.setattr(ChainVerifier, "feed", counted)
     found = verify(logged, None, workers=2)
     assert pools == [2]

@@ -1,28 +1,24 @@
-"""The streaming export: pages of stored rows in, file chunks out, the manifest filled in.
+"""The streaming export: parts of the file in, chunks out, the manifest filled in.
 
-One chunk per page (:meth:`~consent_service.store.Store.export_pages`, about 1 MB); the
-file's SHA-256 and the manifest's counts are computed while streaming, so memory stays
-constant however many rows there are (C23). When the stream ends, finished or not,
+One chunk per part (:func:`~.runs.export_parts`: a run of rows, about 9 MB of CSV, or a
+page of them); the file's SHA-256 and the manifest's counts are computed while
+streaming, so memory stays constant however many rows there are (C23). When the stream ends, finished or not,
 ``on_end`` is told what was served: the access log's entry gets the real numbers.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 import anyio
 
 from consent_service.admin.export.manifest import Manifest
-from consent_service.admin.export.pages import PageWriter
 from consent_service.admin.export.rows import FORMATS, csv_header
-from consent_service.audit.events import ROW_FIELDS
+from consent_service.admin.export.runs import Part
 
 #: Told when the stream ends: the manifest so far, and whether the file was served whole.
 OnEnd = Callable[[Manifest, bool], Awaitable[None]]
-_SEQ = ROW_FIELDS.index("seq")
-_HASH = ROW_FIELDS.index("hash")
 
 
 class Exporter:
@@ -35,22 +31,22 @@ class Exporter:
         self._on_end = on_end
         self._sha = hashlib.sha256()
 
-    async def chunks(
-        self, pages: AsyncIterator[Sequence[Sequence[Any]]]
-    ) -> AsyncGenerator[bytes, None]:
-        """The file's bytes; ``pages`` come from ``export_pages`` with the manifest's pin."""
-        writer = PageWriter(self.manifest.format)
+    async def chunks(self, parts: AsyncIterator[Part]) -> AsyncGenerator[bytes, None]:
+        """The file's bytes; ``parts`` come from :func:`~.runs.export_parts` of the manifest."""
         whole = False
         try:
             if self.manifest.format == "csv":
-                yield self._emit(csv_header())
-            async for page in pages:
-                data = self._emit(writer.text(page))
-                self._count(page)
-                yield data
+                header = csv_header().encode("utf-8")
+                self._sha.update(header)
+                yield header
+            async for part in parts:
+                # hashlib lets go of the GIL: the loop sends the last chunk meanwhile.
+                await anyio.to_thread.run_sync(self._sha.update, part.data)
+                self._count(part)
+                yield part.data
             whole = True
         finally:
-            aclose = getattr(pages, "aclose", None)
+            aclose = getattr(parts, "aclose", None)
             if aclose is not None:
                 await aclose()
             self.manifest.sha256 = self._sha.hexdigest()
@@ -60,15 +56,10 @@ class Exporter:
                 with anyio.CancelScope(shield=True):
                     await self._on_end(self.manifest, whole)
 
-    def _count(self, page: Sequence[Sequence[Any]]) -> None:
+    def _count(self, part: Part) -> None:
         m = self.manifest
-        m.rows += len(page)
+        m.rows += part.rows
         if m.first_seq is None:
-            m.first_seq = int(page[0][_SEQ])
-        m.last_seq = int(page[-1][_SEQ])
-        m.chain_head = page[-1][_HASH]
-
-    def _emit(self, text: str) -> bytes:
-        data = text.encode("utf-8")
-        self._sha.update(data)
-        return data
+            m.first_seq = part.first_seq
+        m.last_seq = part.last_seq
+        m.chain_head = part.chain_head
