@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import multiprocessing
 import operator
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from consent_service.admin.export import runs
 from consent_service.admin.export.manifest import Manifest
@@ -31,6 +32,7 @@ from consent_service.store import Store, open_store, range_postgres, runpool
 from consent_service.store.ranges import Period, open_ranges, read_export_range
 
 from ..core.helpers import event
+from .conftest import bearer
 from .test_export_pages import AWKWARD
 
 START = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)  # the log runs over a year's end
@@ -138,6 +140,38 @@ def test_c23_the_export_by_worker_processes_is_the_export_page_by_page(
         assert by_runs == by_pages
     assert pools == [2]  # the runs really went to two processes (not for workers=0)
     assert reference.rows == 0  # untouched: each export fills in its own
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_c23_the_http_export_and_its_manifest_come_from_the_workers(
+    fmt: str,
+    make_client: Callable[..., TestClient],
+    two_sites: Path,
+    make_token: Callable[..., str],
+    database_url: str,
+    stored: list[AuditRow],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pools: list[int] = []
+
+    class Pool(ProcessPoolExecutor):
+        def __init__(self, workers: int, **kwargs: Any) -> None:
+            pools.append(workers)
+            super().__init__(workers, **kwargs)
+
+    monkeypatch.setattr(runpool, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(runs, "RUN_ROWS", 7)
+    client = make_client(config_path=two_sites, export_workers=2)
+    headers = bearer(make_token("demo"))
+    answer = client.get(f"/admin/v1/sites/demo/consents?format={fmt}", headers=headers)
+    assert answer.status_code == 200
+    upto = int(answer.headers["kakor-upto-seq"])
+    by_pages = Manifest("demo", fmt, None, None, upto)
+    assert answer.content == _export(database_url, by_pages, 0, pages=True)
+    query = f"format={fmt}&upto_seq={upto}"
+    manifest = client.get(f"/admin/v1/sites/demo/consents/manifest?{query}", headers=headers)
+    assert manifest.json() == by_pages.to_dict()
+    assert pools == [2, 2]
 
 
 def test_in_order_gives_runs_oldest_first_and_stops_its_workers_when_closed() -> None:

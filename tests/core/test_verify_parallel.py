@@ -21,7 +21,6 @@ import pytest
 
 from consent_service.admin.retention import purge
 from consent_service.audit import walk
-from consent_service.store import runpool
 from consent_service.audit.canonical import texts_digest
 from consent_service.audit.chain import chain, row_leaf
 from consent_service.audit.events import AuditRow, ConsentEvent
@@ -29,7 +28,7 @@ from consent_service.audit.integrity import verify_log
 from consent_service.audit.rowcheck import check_rows
 from consent_service.audit.verify import ChainVerifier
 from consent_service.cli.main import main
-from consent_service.store import Store, TextsSnapshot, open_store
+from consent_service.store import Store, TextsSnapshot, open_store, runpool
 from consent_service.store.columns import sqlite_values
 
 from ..conftest import signed

@@ -81,10 +81,12 @@ def period_of(manifest: Manifest) -> Period:
 
 
 async def export_parts(
-    store: Store, manifest: Manifest, *, workers: int | None = None, run_rows: int = RUN_ROWS
+    store: Store, manifest: Manifest, *, workers: int | None = None, run_rows: int | None = None
 ) -> AsyncIterator[Part]:
-    """The parts of ``manifest``'s export, oldest first (``workers``: as ``in_order``'s)."""
+    """The parts of ``manifest``'s export, oldest first (``workers``: as ``in_order``'s;
+    ``run_rows``: :data:`RUN_ROWS` unless told)."""
     period = period_of(manifest)
+    run_rows = RUN_ROWS if run_rows is None else run_rows
     async with open_ranges(store, manifest.site_id) as ranges:
         if ranges is not None:
             upto = min(manifest.upto_seq, await ranges.last_seq())
