@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from functools import partial
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from consent_service.audit.rowcheck import RunCheck, check_rows
@@ -42,7 +43,7 @@ Progress = Callable[[int], None]
 
 def check_range(source: RangeSource, lo: int, hi: int, watch: Mapping[int, str]) -> RunCheck:
     """Read and check the rows with ``lo < seq <= hi`` (in a worker process)."""
-    return check_rows(read_range(source, lo, hi), watch)
+    return check_rows(chain.from_iterable(read_range(source, lo, hi)), watch)
 
 
 async def walk(

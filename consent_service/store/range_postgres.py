@@ -48,10 +48,13 @@ def postgres_pages(
         cursor = run(conn.cursor(sql, *args))
         while page := run(cursor.fetch(page_rows)):
             yield page
-        run(transaction.rollback())  # read only: nothing to commit
+    except GeneratorExit:  # the reader stopped early (a row it cannot confirm)
+        run(transaction.rollback())
+        raise
     except BaseException:
         _close()  # the next run connects afresh, whatever state this one was left in
         raise
+    run(transaction.rollback())  # read only: nothing to commit
 
 
 async def _fetch_once(

@@ -63,6 +63,10 @@ class RangeSource:
     snapshot: str | None = None
 
 
+#: Rows a worker holds at a time: a page of its run.
+_PAGE_ROWS = 1000
+
+
 @dataclass(frozen=True)
 class Period:
     """An export's ``[since, until)`` on ``created_at`` (either end open when None)."""
@@ -92,25 +96,26 @@ def _args(
     return (lo, hi, *site, *(stored_time(m, text_time) for m in moments))
 
 
-def read_range(source: RangeSource, lo: int, hi: int) -> Sequence[Sequence[Any]]:
-    """The rows with ``lo < seq <= hi``, oldest first, as stored tuples (any process)."""
+def read_range(source: RangeSource, lo: int, hi: int) -> Iterator[Sequence[Sequence[Any]]]:
+    """The rows with ``lo < seq <= hi``, oldest first, as pages of stored tuples (any
+    process; pages for the reason :func:`read_export_range` gives)."""
     if source.url.startswith("sqlite:"):
         sql = _range_sql(SQLITE_RANGE_COLUMNS, source.site_id)
-        return [row for page in _sqlite_pages(source, sql, lo, hi) for row in page]
+        return _sqlite_pages(source, sql, lo, hi, page_rows=_PAGE_ROWS)
     sql = numbered(_range_sql(POSTGRES_RANGE_COLUMNS, source.site_id))
-    pages = postgres_pages(source.url, source.snapshot, sql, _args(source, lo, hi), 1 << 20)
-    return [row for page in pages for row in page]
+    return postgres_pages(source.url, source.snapshot, sql, _args(source, lo, hi), _PAGE_ROWS)
 
 
 def read_export_range(
-    source: RangeSource, lo: int, hi: int, period: Period, page_rows: int = 1000
+    source: RangeSource, lo: int, hi: int, period: Period, page_rows: int = _PAGE_ROWS
 ) -> Iterator[Sequence[Sequence[Any]]]:
     """An export's rows with ``lo < seq <= hi`` in ``period``, oldest first, as pages of
     :meth:`~consent_service.store.base.Store.export_pages`'s rows (any process).
 
-    Pages, not the whole range at once: a worker that made a range's ~180,000 values at
+    Pages, not the whole range at once: a worker that held a run's ~200,000 values at
     a time spent a third of its time in the kernel, faulting in the memory for them and
-    giving it back (``docs/performance.md``, *Export*); pages of them reuse the same.
+    giving it back (``docs/performance.md``, *Export*); a page's are freed before the
+    next page is read, so the next reuses their memory.
     """
     if source.url.startswith("sqlite:"):
         sql = _range_sql(EXPORT_COLUMNS, source.site_id, period)
@@ -126,14 +131,11 @@ def _sqlite_pages(
     lo: int,
     hi: int,
     period: Period = _ALL_TIME,
-    page_rows: int | None = None,
+    page_rows: int = _PAGE_ROWS,
 ) -> Iterator[Sequence[Sequence[Any]]]:
     conn = sqlite3.connect(sqlite_path(source.url))
     try:
         cur = conn.execute(sql, _args(source, lo, hi, period, text_time=True))
-        if page_rows is None:
-            yield cur.fetchall()
-            return
         while page := cur.fetchmany(page_rows):
             yield page
     finally:
