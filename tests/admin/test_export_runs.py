@@ -207,6 +207,11 @@ def test_a_worker_keeps_one_postgresql_connection_from_run_to_run(
             assert range_postgres._kept is not None
             connections.append(range_postgres._kept[2])
         assert connections[0] is connections[1]
+        early = read_export_range(source, 0, 60, Period(), page_rows=4)
+        assert len(next(early)) == 4
+        early.close()  # as verify stops at a row it cannot confirm: rolled back, kept
+        assert range_postgres._kept is not None and range_postgres._kept[2] is connections[0]
+        assert [len(p) for p in read_export_range(source, 0, 20, Period(), page_rows=8)] == [8, 8]
         return seqs
 
     async def inside() -> list[list[int]]:
