@@ -164,6 +164,24 @@ class Ranges:
         sql = f"SELECT COALESCE(max(seq), 0) FROM consent_events WHERE seq > ?{self._site}"
         return int(await self._value(sql, (0, *self._site_args)))
 
+    async def span(self, period: Period, upto: int) -> tuple[int, int] | None:
+        """``(lo, hi)`` with every row of ``period`` up to ``upto`` in ``lo < seq <= hi``
+        (None when there is none): by the ``(site_id, created_at)`` index, so a short
+        period of a long log is not read in runs of all of it."""
+        where = [f"seq > ? AND seq <= ?{self._site}"]
+        args: list[Any] = [0, upto, *self._site_args]
+        text_time = self._conn is None  # SQLite stores times as text; PostgreSQL as such
+        for clause, moment in (("created_at >= ?", period.since), ("created_at < ?", period.until)):
+            if moment is not None:
+                where.append(clause)
+                args.append(stored_time(moment, text_time))
+        sql = f"SELECT min(seq) FROM consent_events WHERE {' AND '.join(where)}"
+        first = await self._value(sql, args)
+        if first is None:
+            return None
+        last = await self._value(sql.replace("min(seq)", "max(seq)", 1), args)
+        return int(first) - 1, int(last)
+
     async def count(self) -> int:
         """How many rows the walk has to check."""
         sql = f"SELECT count(*) FROM consent_events WHERE seq > ?{self._site}"

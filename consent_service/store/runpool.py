@@ -74,9 +74,11 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0))
 
 
-async def bounds(ranges: Ranges, upto: int, rows: int) -> AsyncIterator[tuple[int, int]]:
-    """``(lo, hi)`` of each run of ``rows`` rows up to ``upto``, oldest first."""
-    lo = 0
+async def bounds(
+    ranges: Ranges, upto: int, rows: int, start: int = 0
+) -> AsyncIterator[tuple[int, int]]:
+    """``(lo, hi)`` of each run of ``rows`` rows after ``start`` up to ``upto``, oldest first."""
+    lo = start
     while lo < upto:
         hi = await ranges.end_after(lo, rows, upto)
         yield lo, hi

@@ -142,6 +142,34 @@ def test_c23_the_export_by_worker_processes_is_the_export_page_by_page(
     assert reference.rows == 0  # untouched: each export fills in its own
 
 
+@pytest.mark.parametrize("period", ["a slice across runs", "empty"])
+def test_a_periods_runs_start_and_end_at_its_rows_not_at_the_logs(
+    period: str, database_url: str, stored: list[AuditRow], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    since, until = PERIODS.get(period, (START - timedelta(days=1), START))
+    seen: list[tuple[int, int]] = []
+    real_bounds = runs.bounds
+
+    async def recorded(*args: Any) -> AsyncIterator[tuple[int, int]]:
+        async for run in real_bounds(*args):
+            seen.append(run)
+            yield run
+
+    monkeypatch.setattr(runs, "bounds", recorded)
+    manifest = Manifest("demo", "csv", format_time(since), format_time(until), stored[-1].seq)
+    data = _export(database_url, manifest, 0)
+    wanted = [
+        r for r in stored if r.site_id == "demo" and since <= r.created_at and r.created_at < until
+    ]
+    assert manifest.rows == len(wanted)
+    if not wanted:
+        assert seen == [] and data == _export(database_url, manifest, 0, pages=True)
+        return
+    # The first run starts just before the period's first row, the last ends at its last.
+    assert seen[0][0] == wanted[0].seq - 1 and seen[-1][1] == wanted[-1].seq
+    assert len(seen) < len([r for r in stored if r.site_id == "demo"]) // 7
+
+
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_c23_the_http_export_and_its_manifest_come_from_the_workers(
     fmt: str,

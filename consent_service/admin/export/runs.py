@@ -89,9 +89,14 @@ async def export_parts(
     run_rows = RUN_ROWS if run_rows is None else run_rows
     async with open_ranges(store, manifest.site_id) as ranges:
         if ranges is not None:
-            upto = min(manifest.upto_seq, await ranges.last_seq())
+            upto, start = min(manifest.upto_seq, await ranges.last_seq()), 0
+            if period != Period():
+                span = await ranges.span(period, upto)
+                if span is None:
+                    return
+                start, upto = span
             work = partial(_run_part_at, ranges.source, manifest.format, period)
-            parts = in_order(bounds(ranges, upto, run_rows), work, workers)
+            parts = in_order(bounds(ranges, upto, run_rows, start), work, workers)
             try:
                 async for _, _, part in parts:
                     if part.rows:
