@@ -183,7 +183,7 @@ def test_the_settle_window_is_what_catches_a_late_tracker(site: Site, tmp_path: 
         bounds = Bounds(max_pages=1, max_depth=0, settle=settle, timeout=15)
         report = asyncio.run(
             crawl(
-                f"{site.base}/late.html",
+                f"{site.base}/later.html",
                 bounds=bounds,
                 declared=declared,
                 chromium=CHROMIUM,
@@ -192,7 +192,7 @@ def test_the_settle_window_is_what_catches_a_late_tracker(site: Site, tmp_path: 
         )
         return [(f.phase, f.kind, f.subject) for f in report.pages[0].findings]
 
-    assert ("before", "cookie", "cookie _late (localhost)") in once(2.0)
+    assert ("before", "cookie", "cookie _late (localhost)") in once(5.0)
     # Without the window a phase takes stock after 0.6 s of quiet: the tracker is missed.
     assert ("before", "cookie", "cookie _late (localhost)") not in once(0.0)
 
