@@ -63,6 +63,20 @@ def stored(database_url: str) -> list[AuditRow]:
     return asyncio.run(go())
 
 
+@pytest.fixture
+def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker counts of the process pools started while the test runs."""
+    started: list[int] = []
+
+    class Pool(ProcessPoolExecutor):
+        def __init__(self, workers: int, **kwargs: Any) -> None:
+            started.append(workers)
+            super().__init__(workers, **kwargs)
+
+    monkeypatch.setattr(runpool, "ProcessPoolExecutor", Pool)
+    return started
+
+
 @asynccontextmanager
 async def _no_ranges(store: Store, site_id: str | None) -> AsyncIterator[None]:
     yield None
@@ -101,7 +115,7 @@ def test_c23_the_export_by_worker_processes_is_the_export_page_by_page(
     period: str,
     database_url: str,
     stored: list[AuditRow],
-    monkeypatch: pytest.MonkeyPatch,
+    pools: list[int],
 ) -> None:
     since, until = PERIODS[period]
     upto = stored[-3].seq  # the pin cuts the last run
@@ -111,14 +125,6 @@ def test_c23_the_export_by_worker_processes_is_the_export_page_by_page(
         until_text = None if until is None else format_time(until)
         return Manifest("demo", fmt, since_text, until_text, upto)
 
-    pools: list[int] = []
-
-    class Pool(ProcessPoolExecutor):
-        def __init__(self, workers: int, **kwargs: Any) -> None:
-            pools.append(workers)
-            super().__init__(workers, **kwargs)
-
-    monkeypatch.setattr(runpool, "ProcessPoolExecutor", Pool)
     reference, by_pages = manifest(), manifest()
     data = _export(database_url, by_pages, None, pages=True)
     wanted = [
@@ -147,8 +153,9 @@ def test_a_periods_runs_start_and_end_at_its_rows_not_at_the_logs(
     period: str, database_url: str, stored: list[AuditRow], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     since, until = PERIODS.get(period, (START - timedelta(days=1), START))
+    assert since is not None and until is not None
     seen: list[tuple[int, int]] = []
-    real_bounds = runs.bounds
+    real_bounds = runpool.bounds
 
     async def recorded(*args: Any) -> AsyncIterator[tuple[int, int]]:
         async for run in real_bounds(*args):
@@ -178,16 +185,9 @@ def test_c23_the_http_export_and_its_manifest_come_from_the_workers(
     make_token: Callable[..., str],
     database_url: str,
     stored: list[AuditRow],
+    pools: list[int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pools: list[int] = []
-
-    class Pool(ProcessPoolExecutor):
-        def __init__(self, workers: int, **kwargs: Any) -> None:
-            pools.append(workers)
-            super().__init__(workers, **kwargs)
-
-    monkeypatch.setattr(runpool, "ProcessPoolExecutor", Pool)
     monkeypatch.setattr(runs, "RUN_ROWS", 7)
     client = make_client(config_path=two_sites, export_workers=2)
     headers = bearer(make_token("demo"))
