@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from multiprocessing.util import Finalize
 from typing import Any
 
 from consent_service.store import runpool
 
+#: A range's rows, a page at a time; closing it early ends the read.
+Pages = Generator[Sequence[Sequence[Any]], None, None]
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 #: This worker's loop and connection, and the URL it connected to.
 _kept: tuple[str, asyncio.AbstractEventLoop, Any] | None = None
@@ -31,7 +33,7 @@ def _checked(snapshot: str | None) -> str:
 
 def postgres_pages(
     url: str, snapshot: str | None, sql: str, args: Sequence[Any], page_rows: int
-) -> Iterator[Sequence[Sequence[Any]]]:
+) -> Pages:
     """The rows ``sql`` selects in ``snapshot``, ``page_rows`` at a time."""
     snapshot = _checked(snapshot)
     if not runpool.in_worker():

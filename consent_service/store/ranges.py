@@ -19,7 +19,7 @@ each page on its own too: rows are only appended, in ``seq`` order, by one write
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +34,7 @@ from consent_service.store.columns import (
     audit_row,
     stored_time,
 )
-from consent_service.store.range_postgres import postgres_pages
+from consent_service.store.range_postgres import Pages, postgres_pages
 from consent_service.store.sql import numbered
 from consent_service.store.sqlite import SqliteStore, sqlite_path
 
@@ -96,7 +96,7 @@ def _args(
     return (lo, hi, *site, *(stored_time(m, text_time) for m in moments))
 
 
-def read_range(source: RangeSource, lo: int, hi: int) -> Iterator[Sequence[Sequence[Any]]]:
+def read_range(source: RangeSource, lo: int, hi: int) -> Pages:
     """The rows with ``lo < seq <= hi``, oldest first, as pages of stored tuples (any
     process; pages for the reason :func:`read_export_range` gives)."""
     if source.url.startswith("sqlite:"):
@@ -108,7 +108,7 @@ def read_range(source: RangeSource, lo: int, hi: int) -> Iterator[Sequence[Seque
 
 def read_export_range(
     source: RangeSource, lo: int, hi: int, period: Period, page_rows: int = _PAGE_ROWS
-) -> Iterator[Sequence[Sequence[Any]]]:
+) -> Pages:
     """An export's rows with ``lo < seq <= hi`` in ``period``, oldest first, as pages of
     :meth:`~consent_service.store.base.Store.export_pages`'s rows (any process).
 
@@ -132,7 +132,7 @@ def _sqlite_pages(
     hi: int,
     period: Period = _ALL_TIME,
     page_rows: int = _PAGE_ROWS,
-) -> Iterator[Sequence[Sequence[Any]]]:
+) -> Pages:
     conn = sqlite3.connect(sqlite_path(source.url))
     try:
         cur = conn.execute(sql, _args(source, lo, hi, period, text_time=True))
