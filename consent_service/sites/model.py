@@ -190,9 +190,12 @@ class Site:
         ]
         return tuple(dict.fromkeys(names))
 
-    @functools.cached_property
+    @property
     def vendor_calls(self) -> list[dict[str, Any]]:
-        """Per service with consent calls: its category and the calls, for the widget."""
+        """Per service with consent calls: its category and the calls, for the widget.
+
+        Made afresh at each call (a few services): every config built from it gets lists
+        of its own, so a caller that changes one cannot change the next."""
         return [
             {
                 "service": s.id,

@@ -199,6 +199,10 @@ def test_the_widget_of_a_site_with_vendor_calls_carries_them_and_no_other_does()
             "deny": [{"push": "_paq", "args": ["forgetConsentGiven"]}],
         }
     ]
+    config["vendor_calls"][0]["grant"].clear()  # a caller changing its copy …
+    again = site.public_config("https://kakor.example.se")
+    assert again["vendor_calls"][0]["grant"] == [{"push": "_paq", "args": ["rememberConsentGiven"]}]
+    config = again  # … changes no other
     body = render(built_widget(), config).decode()
     assert "vendor_calls" not in widget_config(config)
     assert body.count('"rememberConsentGiven"') == 1
